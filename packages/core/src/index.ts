@@ -1,0 +1,37 @@
+export { Code, codeName, isCode, parseCode } from "./code.js";
+export { RpcError, toWireError, type ErrorDetail } from "./rpc-error.js";
+export { encodeStatusDetails, decodeStatusDetails } from "./status-details.js";
+export { Metadata, isBinaryKey, validateMetadataPair, type MetadataInit, type MetadataValue } from "./metadata.js";
+export { createCodecRegistry, type Codec, type CodecRegistry } from "./codec.js";
+export { protoBinaryCodec, protoJsonCodec, createDefaultCodecRegistry } from "./codec-protobuf.js";
+export type { CallOptions } from "./call-options.js";
+export { methodPath, type Client, type ClientMethod, type MethodImpl, type ServiceImpl } from "./method-types.js";
+export {
+  applyInterceptors,
+  type AnyFn,
+  type AnyRequest,
+  type AnyResponse,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "./transport.js";
+export { createClient, type ClientOptions } from "./client.js";
+export {
+  createRouter,
+  type MethodHandler,
+  type Router,
+  type RouterOptions,
+  type ServerFn,
+  type ServerInterceptor,
+  type ServerRequest,
+  type ServerResponse,
+  type ServerStreamRequest,
+  type ServerUnaryRequest,
+} from "./router.js";
+export { ServerContext, type HandlerContext, type PeerInfo } from "./handler-context.js";
+export { setContextStorage, getContextStorage, currentHandlerContext, type ContextStorage } from "./context-storage.js";
+export { AsyncQueue } from "./async-queue.js";
+export { createInMemoryTransport, type InMemoryTransportOptions } from "./in-memory-transport.js";
