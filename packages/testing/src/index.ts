@@ -1,0 +1,3 @@
+export { createTestServiceImpl, type TestServiceProbe } from "./test-service.js";
+export { describeTransportConformance, eventually, type ConformanceSetup, type ConformanceTarget } from "./conformance.js";
+export * from "./gen/petrel/testing/v1/test_pb.js";
