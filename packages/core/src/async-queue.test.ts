@@ -23,8 +23,14 @@ describe("AsyncQueue", () => {
   it("fail() rejects the next read; return() calls onReturn once", async () => {
     let returned = 0;
     const q = new AsyncQueue<number>(undefined, () => returned++);
+    q.push(7);
     q.fail(new Error("x"));
+    assert.deepEqual(await q.next(), { value: 7, done: false }, "queued items come before the error");
     await assert.rejects(q.next(), /x/);
+    const qd = new AsyncQueue<number>();
+    qd.push(1);
+    qd.fail(new Error("y"), true);
+    await assert.rejects(qd.next(), /y/, "discard drops queued items");
     const q2 = new AsyncQueue<number>(undefined, () => returned++);
     q2.push(1);
     for await (const _ of q2) break;

@@ -64,13 +64,18 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     }
   }
 
-  /** Fails the stream: queued items are dropped and the consumer's next read throws `error`. */
-  fail(error: unknown): void {
+  /**
+   * Fails the stream: the consumer reads the queued items, then `error` (or `error` at once with
+   * `discard`, for cancellations where the queued items no longer matter).
+   */
+  fail(error: unknown, discard = false): void {
     if (this.ended || this.failed) return;
     this.failed = true;
     this.error = error;
-    this.items = [];
-    this.head = 0;
+    if (discard) {
+      this.items = [];
+      this.head = 0;
+    }
     if (this.rejectNext !== undefined) {
       const reject = this.rejectNext;
       this.resolveNext = undefined;

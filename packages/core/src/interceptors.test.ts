@@ -47,7 +47,7 @@ describe("interceptors", () => {
       return {
         ...res,
         message: (async function* () {
-          for await (const m of inner) yield { ...m, text: String((m as { text: string }).text).toUpperCase() } as typeof m;
+          for await (const m of inner) yield { ...m, text: String((m as unknown as { text: string }).text).toUpperCase() } as typeof m;
         })(),
       };
     };

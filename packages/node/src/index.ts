@@ -1,0 +1,12 @@
+/**
+ * @petrel/node: Node.js adapters for Petrel. Importing it installs AsyncLocalStorage as the
+ * context storage, so calls made inside a handler inherit its deadline and cancellation.
+ */
+import { installAsyncContext } from "./async-context.js";
+
+installAsyncContext();
+
+export { installAsyncContext } from "./async-context.js";
+export { createNativeServer, type NativeServer, type NativeServerOptions } from "./native-server.js";
+export { createNativeTransport, type NativeTcpTransportOptions } from "./native-transport.js";
+export { bindSocket, parseHostPort, tcpDialer } from "./tcp-channel.js";

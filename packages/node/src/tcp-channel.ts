@@ -1,0 +1,40 @@
+import { connect, type Socket } from "node:net";
+import type { ByteChannel, ChannelEvents, Dialer } from "@petrel/protocol-native";
+
+/**
+ * Binds a `net.Socket` to a petrel/1 connection. Nagle is off: the connection already coalesces
+ * frames into one write per tick, so delaying that write only adds latency.
+ */
+export function bindSocket(socket: Socket, events: ChannelEvents): ByteChannel {
+  socket.setNoDelay(true);
+  socket.on("data", (chunk: Buffer) => events.onData(chunk));
+  let error: Error | undefined;
+  socket.on("error", (e) => {
+    error = e;
+  });
+  socket.on("close", () => events.onClose(error));
+  return {
+    write: (bytes) => {
+      if (!socket.destroyed) socket.write(bytes);
+    },
+    end: () => {
+      if (!socket.destroyed) socket.end();
+    },
+    destroy: () => socket.destroy(),
+  };
+}
+
+/** Splits `host:port` (IPv6 as `[::1]:port`). */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (m === null) throw new TypeError(`invalid address "${address}": want host:port`);
+  return { host: m[1] as string, port: Number(m[2]) };
+}
+
+/** A Dialer over TCP. */
+export const tcpDialer: Dialer = (address, events) => {
+  const { host, port } = parseHostPort(address);
+  const socket = connect({ host, port });
+  socket.once("connect", () => events.onOpen());
+  return bindSocket(socket, events);
+};

@@ -1,0 +1,460 @@
+import { Code, RpcError } from "@petrel/core";
+import type { ByteChannel, ChannelEvents, Clock } from "./channel.js";
+import { systemClock } from "./channel.js";
+import { parseGoAway, type GoAway } from "./goaway-payload.js";
+import { FrameFlag, FrameType, ErrorCode, errorCodeName, PROTOCOL_VERSION, unsupportedVersionMessage } from "./frame-types.js";
+import { FrameReader } from "./frame-reader.js";
+import { FrameWriter } from "./frame-writer.js";
+import type { StreamBase, PendingMessage } from "./native-stream.js";
+import { ProtocolError } from "./protocol-error.js";
+import { DEFAULT_SETTINGS, parseSettings, type Settings } from "./settings-payload.js";
+import { StreamTable } from "./stream-table.js";
+import { parseWindowUpdate } from "./window-update-payload.js";
+
+/** Options shared by client and server connections. Every field is optional. */
+export interface ConnectionOptions {
+  /** What this side accepts (sent in SETTINGS). Defaults: see docs/protocol-native.md. */
+  settings?: Partial<Settings>;
+  /** Send a PING when nothing arrived for this long; 0 = off. Default: 30000 (client), 0 (server). */
+  keepaliveMs?: number;
+  /** Close the connection if a PING gets no answer (nor any frame) within this. Default 10000. */
+  keepaliveTimeoutMs?: number;
+  /** Close a connection without streams after this long; 0 = off. Default: 0 (client), 300000 (server). */
+  idleTimeoutMs?: number;
+  /** Schedules a write flush; all frames produced before it runs go out in one write. Default: queueMicrotask. */
+  schedule?: (fn: () => void) => void;
+  /** Time source and timers. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** How often expired deadlines are swept (coarse on purpose: one timer per connection, not per call). */
+const DEADLINE_TICK_MS = 5;
+
+/**
+ * The parts of a petrel/1 connection both sides share: preface and SETTINGS, frame dispatch,
+ * write coalescing, flow control, keepalive, idle timeout and GOAWAY. Subclasses handle streams.
+ * @internal
+ */
+export abstract class ConnectionBase<S extends StreamBase> implements ChannelEvents {
+  protected readonly writer = new FrameWriter();
+  protected readonly reader: FrameReader;
+  protected readonly streams = new StreamTable<S>();
+  protected readonly local: Settings;
+  protected peer: Settings = DEFAULT_SETTINGS;
+  protected channel: ByteChannel | undefined;
+  protected readonly clock: Clock;
+  /** Set when the connection can no longer start streams (GOAWAY sent or received, or closed). */
+  draining = false;
+  /** Set once the channel closed. */
+  closed = false;
+  /** The error the connection ended with, if it failed. */
+  closeError: RpcError | undefined = undefined;
+
+  private connSendWindow = DEFAULT_SETTINGS.initialConnectionWindow;
+  private connRecvWindow: number;
+  private connCreditPending = 0;
+  private readonly blockedStreams: S[] = [];
+  private flushScheduled = false;
+  private readonly schedule: (fn: () => void) => void;
+  private readonly flushFn = () => this.flush();
+  private deadlineTimer: unknown = undefined;
+  private deadlineStreams = 0;
+  private housekeepingTimer: unknown = undefined;
+  private lastActivity: number;
+  private pingSentAt: number | undefined = undefined;
+  private readonly keepaliveMs: number;
+  private readonly keepaliveTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private idleSince: number;
+
+  constructor(options: ConnectionOptions, isServer: boolean) {
+    this.local = { ...DEFAULT_SETTINGS, ...options.settings };
+    this.connRecvWindow = this.local.initialConnectionWindow;
+    this.clock = options.clock ?? systemClock;
+    this.schedule = options.schedule ?? queueMicrotask;
+    this.keepaliveMs = options.keepaliveMs ?? (isServer ? 0 : 30_000);
+    this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 10_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? (isServer ? 300_000 : 0);
+    this.lastActivity = this.clock.now();
+    this.idleSince = this.lastActivity;
+    this.reader = new FrameReader(this, { expectPreface: true, maxFrameSize: this.local.maxFrameSize });
+  }
+
+  // ---- channel events -------------------------------------------------------------------
+
+  abstract onOpen(): void;
+
+  onData(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.lastActivity = this.clock.now();
+    this.pingSentAt = undefined;
+    try {
+      this.reader.push(chunk);
+    } catch (e) {
+      this.connectionError(e);
+    }
+  }
+
+  onClose(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.draining = true;
+    this.stopTimers();
+    const err =
+      this.closeError ?? new RpcError(Code.UNAVAILABLE, error !== undefined ? `connection lost: ${error.message}` : "connection closed");
+    this.closeError = err;
+    this.streams.forEach((s) => this.failStream(s, err, false));
+    for (const s of this.blockedStreams) s.wake();
+    this.blockedStreams.length = 0;
+    this.onClosed(err);
+  }
+
+  /** Called once after the channel closed and every stream failed. */
+  protected abstract onClosed(error: RpcError): void;
+
+  // ---- frames in ------------------------------------------------------------------------
+
+  /** FrameHandler: the peer's preface. */
+  onPreface(version: number): void {
+    if (version !== PROTOCOL_VERSION) this.onUnsupportedVersion(version);
+  }
+
+  protected abstract onUnsupportedVersion(version: number): void;
+
+  /** FrameHandler: one frame. Exceptions become connection errors (see onData). */
+  onFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void {
+    switch (type) {
+      case FrameType.MESSAGE:
+        return this.onMessageFrame(streamId, flags, payload);
+      case FrameType.SETTINGS:
+        if ((flags & FrameFlag.ACK) === 0) this.onSettings(parseSettings(payload));
+        return;
+      case FrameType.WINDOW_UPDATE:
+        return this.onWindowUpdate(streamId, parseWindowUpdate(payload));
+      case FrameType.PING:
+        if ((flags & FrameFlag.ACK) === 0) {
+          this.writer.writePing(payload, true);
+          this.scheduleFlush();
+        }
+        return;
+      case FrameType.GOAWAY:
+        return this.onGoAway(parseGoAway(payload));
+      default:
+        return this.onStreamFrame(type, flags, streamId, payload);
+    }
+  }
+
+  /** HEADERS, TRAILERS, HALF_CLOSE, CANCEL. */
+  protected abstract onStreamFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void;
+  /** A complete message for a stream. `credit` bytes are returned to the peer once it is consumed. */
+  protected abstract onStreamMessage(stream: S, bytes: Uint8Array, credit: number, endStream: boolean): void;
+  /** A MESSAGE for a stream we do not know (finished or refused); its credit is returned at once. */
+  protected abstract streamForMessage(streamId: number): S | undefined;
+  protected abstract onGoAway(g: GoAway): void;
+
+  protected onSettings(s: Settings): void {
+    const delta = s.initialStreamWindow - this.peer.initialStreamWindow;
+    const first = this.peer === DEFAULT_SETTINGS;
+    this.peer = s;
+    if (first) this.connSendWindow += s.initialConnectionWindow - DEFAULT_SETTINGS.initialConnectionWindow;
+    if (delta !== 0) this.streams.forEach((st) => (st.sendWindow += delta));
+    this.writer.writeSettingsAck();
+    this.scheduleFlush();
+    this.resumeBlocked();
+  }
+
+  private onWindowUpdate(streamId: number, increment: number): void {
+    if (streamId === 0) {
+      this.connSendWindow += increment;
+      if (this.connSendWindow > 0x7fff_ffff) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
+    } else {
+      const s = this.streams.get(streamId);
+      if (s === undefined) return;
+      s.sendWindow += increment;
+      if (s.sendWindow > 0x7fff_ffff) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `stream ${streamId} window overflow`);
+    }
+    this.resumeBlocked();
+  }
+
+  private onMessageFrame(streamId: number, flags: number, payload: Uint8Array): void {
+    const len = payload.length;
+    this.connRecvWindow -= len;
+    if (this.connRecvWindow < 0) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, "peer overran the connection window");
+    if ((flags & FrameFlag.COMPRESSED) !== 0) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "COMPRESSED flag without a negotiated compression");
+    const s = this.streamForMessage(streamId);
+    if (s === undefined || !s.remoteOpen) {
+      // A stream we finished (e.g. cancelled) may still receive in-flight frames: drop them,
+      // but give the connection credit back so the peer is not starved.
+      this.returnCredit(undefined, len);
+      return;
+    }
+    s.recvWindow -= len;
+    if (s.recvWindow < 0) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `peer overran the window of stream ${streamId}`);
+    const endStream = (flags & FrameFlag.END_STREAM) !== 0;
+    if ((flags & FrameFlag.CONTINUED) !== 0) {
+      if (s.chunks === undefined) s.chunks = [];
+      s.chunks.push(payload);
+      s.chunkBytes += len;
+      // Credit for partial messages goes back at once: withholding it could deadlock a message
+      // larger than the window; reassembly is bounded by maxMessageSize instead.
+      this.returnCredit(s, len);
+      if (s.chunkBytes > this.local.maxMessageSize) this.onMessageTooLarge(s, s.chunkBytes);
+      return;
+    }
+    let bytes = payload;
+    if (s.chunks !== undefined) {
+      const total = s.chunkBytes + len;
+      s.chunks.push(payload);
+      bytes = concat(s.chunks, total);
+      s.chunks = undefined;
+      s.chunkBytes = 0;
+    }
+    if (bytes.length > this.local.maxMessageSize) {
+      this.returnCredit(s, len);
+      this.onMessageTooLarge(s, bytes.length);
+      return;
+    }
+    if (endStream) s.remoteOpen = false;
+    this.onStreamMessage(s, bytes, len, endStream);
+  }
+
+  /** The peer sent a message over our limit: fail the stream with RESOURCE_EXHAUSTED. */
+  protected abstract onMessageTooLarge(stream: S, size: number): void;
+
+  /** Returns consumed bytes to the peer, in batches (a WINDOW_UPDATE per message would double the frames). */
+  returnCredit(s: S | undefined, n: number): void {
+    if (this.closed) return;
+    this.connCreditPending += n;
+    if (this.connCreditPending >= this.local.initialConnectionWindow >>> 2) {
+      this.writer.writeWindowUpdate(0, this.connCreditPending);
+      this.connRecvWindow += this.connCreditPending;
+      this.connCreditPending = 0;
+      this.scheduleFlush();
+    }
+    if (s !== undefined && s.remoteOpen && !s.done) {
+      s.creditPending += n;
+      if (s.creditPending >= this.local.initialStreamWindow >>> 2) {
+        this.writer.writeWindowUpdate(s.id, s.creditPending);
+        s.recvWindow += s.creditPending;
+        s.creditPending = 0;
+        this.scheduleFlush();
+      }
+    }
+  }
+
+  // ---- frames out -----------------------------------------------------------------------
+
+  /** Schedules one flush for everything written in this tick (write coalescing). */
+  scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.schedule(this.flushFn);
+  }
+
+  /** Writes the pending batch to the channel now. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.writer.size === 0 || this.channel === undefined || this.closed) return;
+    this.channel.write(this.writer.take());
+  }
+
+  /**
+   * Sends one message under flow control. Returns false when (part of) it waits for credit;
+   * the producer should then await `stream.whenWritable()` before producing more.
+   */
+  sendMessage(s: S, bytes: Uint8Array, endStream: boolean): boolean {
+    const m: PendingMessage = { bytes, offset: 0, flags: endStream ? FrameFlag.END_STREAM : 0 };
+    if (s.blocked) {
+      (s.pendingOut as PendingMessage[]).push(m);
+      return false;
+    }
+    const sent = this.writeChunks(s, m);
+    if (!sent) {
+      s.pendingOut ??= [];
+      s.pendingOut.push(m);
+      this.blockedStreams.push(s);
+    }
+    this.scheduleFlush();
+    return sent;
+  }
+
+  private writeChunks(s: S, m: PendingMessage): boolean {
+    const maxFrame = this.peer.maxFrameSize;
+    for (;;) {
+      const remaining = m.bytes.length - m.offset;
+      let n = remaining;
+      if (n > maxFrame) n = maxFrame;
+      if (n > s.sendWindow) n = s.sendWindow;
+      if (n > this.connSendWindow) n = this.connSendWindow;
+      if (n <= 0 && remaining > 0) return false;
+      const last = n === remaining;
+      const flags = last ? m.flags : FrameFlag.CONTINUED;
+      this.writer.writeMessage(s.id, flags, m.bytes, m.offset, n);
+      s.sendWindow -= n;
+      this.connSendWindow -= n;
+      m.offset += n;
+      if (last) return true;
+    }
+  }
+
+  private resumeBlocked(): void {
+    const list = this.blockedStreams;
+    let w = 0;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as S;
+      const q = s.pendingOut;
+      if (q === undefined || s.done) {
+        s.wake();
+        continue;
+      }
+      while (q.length > 0 && this.writeChunks(s, q[0] as PendingMessage)) q.shift();
+      if (q.length === 0) s.wake();
+      else list[w++] = s;
+    }
+    list.length = w;
+    this.scheduleFlush();
+  }
+
+  /** Drops a finished stream's queued messages and wakes its producer. */
+  protected releaseStream(s: S): void {
+    s.done = true;
+    this.streams.delete(s);
+    if (s.deadline !== undefined) this.deadlineStreams--;
+    s.pendingOut = undefined;
+    s.chunks = undefined;
+    s.wake();
+    if (this.streams.size === 0) {
+      this.idleSince = this.clock.now();
+      this.onIdle();
+    }
+  }
+
+  /** Called when the last stream ends (e.g. to finish a graceful shutdown). */
+  protected onIdle(): void {}
+
+  /** Fails a stream locally; `notifyPeer` sends CANCEL/TRAILERS as the side requires. */
+  protected abstract failStream(s: S, error: RpcError, notifyPeer: boolean): void;
+
+  // ---- connection errors and shutdown ---------------------------------------------------
+
+  /** A protocol violation: GOAWAY with the error code, then close. The process keeps serving. */
+  protected connectionError(e: unknown): void {
+    if (this.closed) return;
+    const code = e instanceof ProtocolError ? e.code : ErrorCode.INTERNAL_ERROR;
+    const msg = e instanceof Error ? e.message : String(e);
+    this.closeError = new RpcError(Code.UNAVAILABLE, `petrel/1 connection error ${errorCodeName(code)}: ${msg}`);
+    this.sendGoAwayAndClose(code, msg);
+  }
+
+  protected abstract lastStreamIdForGoAway(): number;
+
+  /** Sends GOAWAY and closes the channel once it is written. */
+  protected sendGoAwayAndClose(code: number, debug: string): void {
+    this.draining = true;
+    try {
+      this.writer.writeGoAway(this.lastStreamIdForGoAway(), code, debug);
+    } catch {
+      // A debug text that cannot be encoded must not stop the close.
+    }
+    this.flush();
+    this.channel?.end();
+    // The peer may not read: make sure the channel really closes.
+    this.clock.setTimeout(() => this.channel?.destroy(), 2000);
+  }
+
+  /** Closes the channel right away (all streams fail UNAVAILABLE). */
+  destroy(reason = "connection destroyed"): void {
+    if (this.closed) return;
+    this.closeError ??= new RpcError(Code.UNAVAILABLE, reason);
+    this.channel?.destroy();
+    this.onClose();
+  }
+
+  // ---- timers ---------------------------------------------------------------------------
+
+  /** Registers a stream with a deadline with the coarse deadline sweeper. */
+  protected trackDeadline(s: S): void {
+    this.deadlineStreams++;
+    if (this.deadlineTimer === undefined) this.armDeadlineTimer();
+  }
+
+  private armDeadlineTimer(): void {
+    this.deadlineTimer = this.clock.setTimeout(() => this.sweepDeadlines(), DEADLINE_TICK_MS);
+  }
+
+  private sweepDeadlines(): void {
+    this.deadlineTimer = undefined;
+    if (this.closed || this.deadlineStreams <= 0) return;
+    const now = this.clock.now();
+    this.streams.forEach((s) => {
+      if (s.deadline !== undefined && s.deadline <= now && !s.done) this.onDeadline(s);
+    });
+    if (this.deadlineStreams > 0) this.armDeadlineTimer();
+  }
+
+  /** A stream's deadline passed. */
+  protected abstract onDeadline(s: S): void;
+
+  /** Starts keepalive and idle checks; adapters call it once the connection is open. */
+  protected startHousekeeping(): void {
+    const every = Math.min(this.keepaliveMs || Number.POSITIVE_INFINITY, this.idleTimeoutMs || Number.POSITIVE_INFINITY);
+    if (!Number.isFinite(every)) return;
+    const tick = Math.max(10, Math.min(every / 4, 1000));
+    const run = () => {
+      this.housekeepingTimer = undefined;
+      if (this.closed) return;
+      this.housekeeping();
+      if (!this.closed) this.housekeepingTimer = this.clock.setTimeout(run, tick);
+    };
+    this.housekeepingTimer = this.clock.setTimeout(run, tick);
+  }
+
+  private housekeeping(): void {
+    const now = this.clock.now();
+    if (this.keepaliveMs > 0) {
+      if (this.pingSentAt !== undefined && now - this.pingSentAt >= this.keepaliveTimeoutMs) {
+        this.closeError = new RpcError(Code.UNAVAILABLE, `keepalive: no answer from peer within ${this.keepaliveTimeoutMs} ms`);
+        this.destroy();
+        return;
+      }
+      if (this.pingSentAt === undefined && now - this.lastActivity >= this.keepaliveMs) {
+        this.pingSentAt = now;
+        this.writer.writePing(new Uint8Array(8), false);
+        this.scheduleFlush();
+      }
+    }
+    if (this.idleTimeoutMs > 0 && this.streams.size === 0 && !this.draining && now - this.idleSince >= this.idleTimeoutMs) {
+      this.closeError = new RpcError(Code.UNAVAILABLE, "idle timeout");
+      this.sendGoAwayAndClose(ErrorCode.IDLE_TIMEOUT, `idle for ${this.idleTimeoutMs} ms`);
+    }
+  }
+
+  private stopTimers(): void {
+    if (this.deadlineTimer !== undefined) this.clock.clearTimeout(this.deadlineTimer);
+    if (this.housekeepingTimer !== undefined) this.clock.clearTimeout(this.housekeepingTimer);
+    this.deadlineTimer = undefined;
+    this.housekeepingTimer = undefined;
+  }
+
+  /** Writes the preface and our SETTINGS. */
+  protected writeHello(version: number = PROTOCOL_VERSION): void {
+    this.writer.writePreface(version);
+    this.writer.writeSettings(this.local);
+  }
+
+  /** The message for an unsupported version, for subclasses. */
+  protected unsupported(version: number): string {
+    return unsupportedVersionMessage(version);
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i] as Uint8Array;
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

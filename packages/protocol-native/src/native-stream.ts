@@ -1,0 +1,65 @@
+/** A message waiting for flow-control credit. */
+export interface PendingMessage {
+  bytes: Uint8Array;
+  offset: number;
+  /** MESSAGE flags for the last chunk (END_STREAM or 0). */
+  flags: number;
+}
+
+/**
+ * What the connection tracks per stream, on either side: flow-control windows, messages waiting
+ * for credit, and the reassembly of a message split into CONTINUED chunks.
+ * @internal
+ */
+export class StreamBase {
+  /** Credit the peer gave us for MESSAGE bytes on this stream. */
+  sendWindow: number;
+  /** Credit we gave the peer. */
+  recvWindow: number;
+  /** Bytes the application consumed that we have not yet returned with WINDOW_UPDATE. */
+  creditPending = 0;
+  /** Messages waiting for credit, oldest first. */
+  pendingOut: PendingMessage[] | undefined = undefined;
+  /** Resolves the producer waiting for `pendingOut` to drain. */
+  writableWaiter: (() => void) | undefined = undefined;
+  /** Chunks of a message being reassembled. */
+  chunks: Uint8Array[] | undefined = undefined;
+  chunkBytes = 0;
+  /** Whether we may still receive messages (the peer has not half-closed). */
+  remoteOpen = true;
+  /** Set once the stream is finished and removed from the table. */
+  done = false;
+  /** Absolute deadline (epoch ms) after which the connection expires the stream. */
+  deadline: number | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    sendWindow: number,
+    recvWindow: number,
+  ) {
+    this.sendWindow = sendWindow;
+    this.recvWindow = recvWindow;
+  }
+
+  /** Whether messages are waiting for credit. */
+  get blocked(): boolean {
+    return this.pendingOut !== undefined && this.pendingOut.length > 0;
+  }
+
+  /** Resolves once queued messages are sent (or the stream ends); undefined when writable now. */
+  whenWritable(): Promise<void> | undefined {
+    if (!this.blocked || this.done) return undefined;
+    return new Promise<void>((resolve) => {
+      this.writableWaiter = resolve;
+    });
+  }
+
+  /** Wakes a waiting producer. */
+  wake(): void {
+    const w = this.writableWaiter;
+    if (w !== undefined) {
+      this.writableWaiter = undefined;
+      w();
+    }
+  }
+}

@@ -1,0 +1,384 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import {
+  AsyncQueue,
+  Code,
+  Metadata,
+  RpcError,
+  ServerContext,
+  encodeStatusDetails,
+  toWireError,
+  type Codec,
+  type HandlerContext,
+  type MethodHandler,
+  type Router,
+  type ServerResponse,
+} from "@petrel/core";
+import type { ByteChannel } from "./channel.js";
+import { ConnectionBase, type ConnectionOptions } from "./connection-base.js";
+import { parseCancel } from "./cancel-payload.js";
+import { ErrorCode, FrameFlag, FrameType, frameTypeName } from "./frame-types.js";
+import type { GoAway } from "./goaway-payload.js";
+import { parseRequestHeaders, type RequestHeaders } from "./headers-payload.js";
+import { StreamBase } from "./native-stream.js";
+import { EMPTY_BYTES } from "./payload-cursor.js";
+import { ProtocolError } from "./protocol-error.js";
+
+/** Options of a server-side connection. */
+export interface ServerConnectionOptions extends ConnectionOptions {
+  router: Router;
+  /** Peer address for HandlerContext.peer, e.g. `127.0.0.1:50123`. */
+  peerAddress: string;
+  /** Largest message the server sends. Default 4 MiB (and never more than the peer accepts). */
+  maxSendMessageSize?: number;
+  /** Sees every error a handler produced (also non-RpcErrors, which the peer sees as INTERNAL). */
+  onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
+}
+
+const UNARY = 0;
+const STREAMING = 1;
+
+/** One inbound call. @internal */
+class ServerStream extends StreamBase {
+  kind = UNARY;
+  handler!: MethodHandler;
+  codec!: Codec;
+  ctx!: ServerContext;
+  input: AsyncQueue<MessageShape<DescMessage>> | undefined = undefined;
+  /** Credit of each queued input message, consumed in order with the queue. */
+  credits: number[] = [];
+  creditHead = 0;
+  started = false;
+  headerSent = false;
+}
+
+/**
+ * The server side of one petrel/1 connection: opens a stream per HEADERS, dispatches it to the
+ * router's handler, and writes HEADERS, MESSAGEs and TRAILERS back under flow control.
+ * Any protocol violation closes this connection only (GOAWAY with the reason).
+ */
+export class ServerConnection extends ConnectionBase<ServerStream> {
+  private lastStreamId = 0;
+  private gracefulClose = false;
+  private readonly router: Router;
+  private readonly peerInfo: { address: string; protocol: string };
+  private readonly maxSend: number;
+  private readonly onHandlerError: ((error: unknown, ctx: HandlerContext) => void) | undefined;
+  private readonly closedWaiters: Array<() => void> = [];
+
+  constructor(channel: ByteChannel, options: ServerConnectionOptions) {
+    super({ ...options, settings: { codecs: options.router.codecs.names(), ...options.settings } }, true);
+    this.channel = channel;
+    this.router = options.router;
+    this.peerInfo = { address: options.peerAddress, protocol: "petrel/1" };
+    this.maxSend = options.maxSendMessageSize ?? 4 * 1024 * 1024;
+    this.onHandlerError = options.onHandlerError;
+  }
+
+  /** The channel is connected: say hello. */
+  onOpen(): void {
+    this.writeHello();
+    this.flush();
+    this.startHousekeeping();
+  }
+
+  /** Number of calls in progress. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  protected onUnsupportedVersion(version: number): void {
+    this.reader.stop();
+    this.closeError = new RpcError(Code.UNAVAILABLE, this.unsupported(version));
+    this.sendGoAwayAndClose(ErrorCode.UNSUPPORTED_VERSION, this.unsupported(version));
+  }
+
+  protected lastStreamIdForGoAway(): number {
+    return this.lastStreamId;
+  }
+
+  /**
+   * Graceful shutdown: GOAWAY(NO_ERROR) tells the client which calls will complete; new ones are
+   * refused with UNAVAILABLE so the client can go elsewhere; the connection closes once idle.
+   */
+  shutdown(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const p = new Promise<void>((resolve) => this.closedWaiters.push(resolve));
+    if (!this.gracefulClose) {
+      this.gracefulClose = true;
+      this.draining = true;
+      this.writer.writeGoAway(this.lastStreamId, ErrorCode.NO_ERROR, "server shutting down");
+      this.flush();
+      if (this.streams.size === 0) this.channel?.end();
+    }
+    return p;
+  }
+
+  protected override onIdle(): void {
+    if (this.gracefulClose) {
+      this.flush();
+      this.channel?.end();
+    }
+  }
+
+  protected onClosed(): void {
+    for (const w of this.closedWaiters.splice(0)) w();
+  }
+
+  protected onGoAway(_g: GoAway): void {
+    // The client is leaving; its open calls may still finish.
+    this.draining = true;
+  }
+
+  protected streamForMessage(streamId: number): ServerStream | undefined {
+    return this.streams.get(streamId);
+  }
+
+  protected onStreamFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void {
+    switch (type) {
+      case FrameType.HEADERS:
+        return this.onHeaders(flags, streamId, payload);
+      case FrameType.HALF_CLOSE: {
+        const s = this.streams.get(streamId);
+        if (s !== undefined) this.onHalfClose(s);
+        return;
+      }
+      case FrameType.CANCEL: {
+        const c = parseCancel(payload);
+        const s = this.streams.get(streamId);
+        if (s === undefined) return;
+        const err = new RpcError(c.code === Code.DEADLINE_EXCEEDED ? Code.DEADLINE_EXCEEDED : Code.CANCELLED, c.reason || "cancelled by client");
+        s.ctx.abort(err);
+        s.input?.fail(err, true);
+        this.releaseStream(s);
+        return;
+      }
+      default:
+        throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `a client may not send ${frameTypeName(type)}`);
+    }
+  }
+
+  private onHeaders(flags: number, id: number, payload: Uint8Array): void {
+    if (id <= this.lastStreamId) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `stream id ${id} is not above ${this.lastStreamId}`);
+    if (this.draining) {
+      // Not processed: safe for the client to retry elsewhere.
+      this.writer.writeCancel(id, Code.UNAVAILABLE, "server is shutting down; call not processed");
+      this.scheduleFlush();
+      return;
+    }
+    this.lastStreamId = id;
+    let h: RequestHeaders;
+    try {
+      h = parseRequestHeaders(payload, flags, this.local.maxHeaderBytes);
+    } catch (e) {
+      if (e instanceof ProtocolError && e.code === ErrorCode.HEADER_TOO_LARGE) {
+        return this.refuse(id, Code.RESOURCE_EXHAUSTED, `request metadata exceeds ${this.local.maxHeaderBytes} bytes`);
+      }
+      throw e;
+    }
+    if (this.streams.size >= this.local.maxConcurrentStreams) {
+      return this.refuse(id, Code.RESOURCE_EXHAUSTED, `too many concurrent streams (limit ${this.local.maxConcurrentStreams})`);
+    }
+    const handler = this.router.lookup(h.path);
+    if (handler === undefined) {
+      const service = h.path.split("/")[1] ?? "";
+      const what = this.router.hasService(service) ? `unknown method ${h.path}` : `unknown service ${service}`;
+      return this.refuse(id, Code.UNIMPLEMENTED, what);
+    }
+    const codec = this.router.codecs.get(h.codec);
+    if (codec === undefined) return this.refuse(id, Code.UNIMPLEMENTED, `unsupported codec "${h.codec}"`);
+    if (h.timeoutMs === 0) return this.refuse(id, Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started");
+
+    const s = new ServerStream(id, this.peer.initialStreamWindow, this.local.initialStreamWindow);
+    const deadline = h.timeoutMs === undefined ? undefined : this.clock.now() + h.timeoutMs;
+    s.handler = handler;
+    s.codec = codec;
+    s.ctx = new ServerContext(handler.service, handler.method, Metadata.fromFlat(h.metadata), deadline, this.peerInfo);
+    if ((flags & FrameFlag.END_STREAM) !== 0) s.remoteOpen = false;
+    this.streams.add(s);
+    if (deadline !== undefined) {
+      s.deadline = deadline;
+      this.trackDeadline(s);
+    }
+    if (handler.method.methodKind !== "unary") {
+      s.kind = STREAMING;
+      s.input = new AsyncQueue<MessageShape<DescMessage>>(() => this.consumed(s));
+      if (!s.remoteOpen) s.input.end();
+      s.started = true;
+      handler.invoke({ stream: true, method: handler.method, ctx: s.ctx, message: s.input }).then(
+        (res) => this.pump(s, res),
+        (e) => this.finishWithError(s, e),
+      );
+    } else if (!s.remoteOpen) {
+      this.finishWithError(s, new RpcError(Code.INVALID_ARGUMENT, "unary call without a request message"));
+    }
+  }
+
+  /** Ends a stream before it started. */
+  private refuse(id: number, code: Code, message: string): void {
+    this.writer.writeTrailers(id, code, message);
+    this.scheduleFlush();
+  }
+
+  private consumed(s: ServerStream): void {
+    const credit = s.credits[s.creditHead];
+    s.credits[s.creditHead++] = 0;
+    if (s.creditHead === s.credits.length) {
+      s.credits.length = 0;
+      s.creditHead = 0;
+    }
+    if (credit !== undefined) this.returnCredit(s, credit);
+  }
+
+  protected onStreamMessage(s: ServerStream, bytes: Uint8Array, credit: number, endStream: boolean): void {
+    let message: MessageShape<DescMessage>;
+    try {
+      message = s.codec.decode(s.handler.method.input, bytes);
+    } catch (e) {
+      this.returnCredit(s, credit);
+      this.finishWithError(s, new RpcError(Code.INVALID_ARGUMENT, `cannot decode request ${s.handler.method.input.typeName}: ${(e as Error).message}`));
+      return;
+    }
+    if (s.kind === UNARY) {
+      this.returnCredit(s, credit);
+      if (s.started) return;
+      s.started = true;
+      s.remoteOpen = false;
+      s.handler.invoke({ stream: false, method: s.handler.method, ctx: s.ctx, message }).then(
+        (res) => this.sendUnary(s, res),
+        (e) => this.finishWithError(s, e),
+      );
+      return;
+    }
+    s.credits.push(credit);
+    const input = s.input as AsyncQueue<MessageShape<DescMessage>>;
+    input.push(message);
+    if (endStream) input.end();
+  }
+
+  private onHalfClose(s: ServerStream): void {
+    s.remoteOpen = false;
+    if (s.kind === STREAMING) s.input?.end();
+    else if (!s.started) this.finishWithError(s, new RpcError(Code.INVALID_ARGUMENT, "unary call without a request message"));
+  }
+
+  protected onMessageTooLarge(s: ServerStream, size: number): void {
+    this.finishWithError(s, new RpcError(Code.RESOURCE_EXHAUSTED, `request message of ${size} bytes exceeds the limit of ${this.local.maxMessageSize}`));
+  }
+
+  protected onDeadline(s: ServerStream): void {
+    this.finishWithError(s, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
+  }
+
+  protected failStream(s: ServerStream, error: RpcError, notifyPeer: boolean): void {
+    if (s.done) return;
+    s.ctx.abort(error);
+    s.input?.fail(error, true);
+    if (notifyPeer) this.writeError(s, error);
+    this.releaseStream(s);
+  }
+
+  private encode(s: ServerStream, message: MessageShape<DescMessage>): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = s.codec.encode(s.handler.method.output, message);
+    } catch (e) {
+      throw new RpcError(Code.INTERNAL, `cannot encode response: ${(e as Error).message}`, { cause: e });
+    }
+    const limit = Math.min(this.maxSend, this.peer.maxMessageSize);
+    if (bytes.length > limit) {
+      throw new RpcError(Code.RESOURCE_EXHAUSTED, `response message of ${bytes.length} bytes exceeds the limit of ${limit}`);
+    }
+    return bytes;
+  }
+
+  private sendHeaderOnce(s: ServerStream): void {
+    if (s.headerSent) return;
+    s.headerSent = true;
+    const h = s.ctx.peekResponseHeader();
+    if (h !== undefined && h.size > 0) this.writer.writeResponseHeaders(s.id, h.flat);
+    else if (s.kind === STREAMING) this.writer.writeResponseHeaders(s.id);
+  }
+
+  private sendUnary(s: ServerStream, res: ServerResponse): void {
+    if (s.done) return;
+    let bytes: Uint8Array;
+    try {
+      if (res.stream) throw new RpcError(Code.INTERNAL, "handler returned a stream for a unary method");
+      bytes = this.encode(s, res.message);
+    } catch (e) {
+      this.finishWithError(s, e);
+      return;
+    }
+    this.sendHeaderOnce(s);
+    if (this.sendMessage(s, bytes, false)) this.finishOk(s);
+    else (s.whenWritable() as Promise<void>).then(() => this.finishOk(s));
+  }
+
+  private async pump(s: ServerStream, res: ServerResponse): Promise<void> {
+    if (!res.stream) {
+      this.finishWithError(s, new RpcError(Code.INTERNAL, "handler returned one message for a streaming method"));
+      return;
+    }
+    const it = res.message[Symbol.asyncIterator]();
+    let completed = false;
+    try {
+      for (;;) {
+        if (s.done) break;
+        const r = await it.next();
+        if (r.done) {
+          completed = true;
+          break;
+        }
+        if (s.done) break;
+        const bytes = this.encode(s, r.value);
+        this.sendHeaderOnce(s);
+        if (!this.sendMessage(s, bytes, false)) await s.whenWritable();
+      }
+      if (completed && !s.done) {
+        await s.whenWritable();
+        this.finishOk(s);
+      }
+    } catch (e) {
+      completed = true;
+      this.finishWithError(s, e);
+    } finally {
+      // Cancelled, expired or the connection died: let the handler's finally blocks run.
+      if (!completed) it.return?.()?.catch(() => {});
+    }
+  }
+
+  private finishOk(s: ServerStream): void {
+    if (s.done) return;
+    this.sendHeaderOnce(s);
+    const t = s.ctx.peekResponseTrailer();
+    this.writer.writeTrailers(s.id, Code.OK, "", EMPTY_BYTES, t === undefined ? undefined : t.flat);
+    this.scheduleFlush();
+    this.releaseStream(s);
+  }
+
+  private finishWithError(s: ServerStream, e: unknown): void {
+    if (s.done) return;
+    if (!(e instanceof RpcError) || e.code === Code.INTERNAL || e.code === Code.UNKNOWN) this.onHandlerError?.(e, s.ctx);
+    const err = s.ctx.aborted && !(e instanceof RpcError) ? (s.ctx.reason as RpcError) : toWireError(e);
+    s.ctx.abort(err);
+    s.input?.fail(err, true);
+    this.writeError(s, err);
+    this.releaseStream(s);
+  }
+
+  private writeError(s: ServerStream, err: RpcError): void {
+    if (this.closed) return;
+    const trailer = new Metadata(err.metadata);
+    const t = s.ctx.peekResponseTrailer();
+    if (t !== undefined) trailer.merge(t);
+    const details = err.details.length > 0 ? encodeStatusDetails(err.code, err.rawMessage, err.details) : EMPTY_BYTES;
+    try {
+      this.sendHeaderOnce(s);
+      this.writer.writeTrailers(s.id, err.code, err.rawMessage, details, trailer.flat);
+    } catch {
+      // Metadata the wire cannot carry (validated earlier, so unlikely): still end the stream.
+      this.writer.writeTrailers(s.id, err.code, err.rawMessage);
+    }
+    this.scheduleFlush();
+  }
+}
