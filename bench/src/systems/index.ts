@@ -40,7 +40,7 @@ export const registry: Record<string, () => Promise<{ default: BenchSystem }>> =
 	};
 
 /** Systems run when --systems is not given. Add "petrel-native" here to enable it. */
-export const DEFAULT_SYSTEMS = ["grpc-js", "raw-net"];
+export const DEFAULT_SYSTEMS = ["petrel-native", "grpc-js", "raw-net"];
 
 export async function loadSystem(name: string): Promise<BenchSystem> {
 	const load = registry[name];

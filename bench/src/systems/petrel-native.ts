@@ -1,27 +1,61 @@
-// ============================================================================
-// PLACEHOLDER — petrel-native is NOT implemented yet.
-//
-// To enable: implement startServer/createClient below with the Petrel native
-// transport (same EchoService semantics and ~100-byte messages as the other
-// systems; see ./index.ts for the BenchSystem interface and MESSAGE_* constants),
-// then add "petrel-native" to DEFAULT_SYSTEMS in ./index.ts.
-// Until then it only runs when asked for explicitly (--systems petrel-native),
-// and each of its rows is reported as an error row.
-// ============================================================================
-import type { BenchClient, BenchServer, BenchSystem } from "./index.ts";
+// petrel-native: Petrel's petrel/1 protocol over TCP, with the full call path on — a client
+// interceptor, two server interceptors, a per-call deadline and request metadata — so the
+// numbers are what an application would see, not a stripped-down fast path.
+import { create } from "@bufbuild/protobuf";
+import { type Interceptor, type ServerInterceptor, createClient, createRouter } from "@petrel/core";
+import { createNativeServer, createNativeTransport } from "@petrel/node";
+import { EchoRequestSchema, EchoService } from "../gen/echo_pb.js";
+import { type BenchClient, type BenchServer, type BenchSystem, MESSAGE_PAYLOAD, MESSAGE_TEXT, seqOf } from "./index.ts";
 
-const NOT_IMPLEMENTED = "petrel-native: not implemented yet";
+/** A pass-through server interceptor, standing for logging/metrics. */
+function countCalls(): ServerInterceptor {
+  let calls = 0;
+  return (next) => (req) => {
+    calls++;
+    return next(req);
+  };
+}
 
-const system: BenchSystem = {
-	name: "petrel-native",
-	async startServer(_port: number): Promise<BenchServer> {
-		throw new Error(NOT_IMPLEMENTED);
-	},
-	async createClient(_addr: {
-		host: string;
-		port: number;
-	}): Promise<BenchClient> {
-		throw new Error(NOT_IMPLEMENTED);
-	},
+/** A client interceptor that stamps a request header, standing for auth/tracing. */
+const stamp: Interceptor = (next) => (req) => {
+  req.header.set("x-bench-client", "petrel");
+  return next(req);
 };
+
+async function startServer(port: number): Promise<BenchServer> {
+  const router = createRouter({ interceptors: [countCalls(), countCalls()] }).service(EchoService, {
+    echo: (req) => req,
+    async *streamEcho(req, ctx) {
+      const t = req.template;
+      const text = t?.text ?? "";
+      const payload = t?.payload ?? new Uint8Array(0);
+      for (let i = 0; i < req.count; i++) {
+        if (ctx.signal.aborted) return;
+        yield { text, seq: BigInt(seqOf(i)), payload };
+      }
+    },
+  });
+  const server = createNativeServer({ router });
+  const addr = await server.listen({ port, host: "127.0.0.1" });
+  return { port: addr.port, close: () => server.close({ graceMs: 1000 }) };
+}
+
+async function createBenchClient(addr: { host: string; port: number }): Promise<BenchClient> {
+  const transport = createNativeTransport({ address: `${addr.host}:${addr.port}`, poolSize: 1 });
+  const client = createClient(EchoService, transport, { interceptors: [stamp] });
+  let n = 0;
+  const options = { timeoutMs: 30_000, headers: { "x-bench": "1" } };
+  return {
+    async unary() {
+      await client.echo(create(EchoRequestSchema, { text: MESSAGE_TEXT, seq: BigInt(seqOf(n++)), payload: MESSAGE_PAYLOAD }), options);
+    },
+    async serverStream(count, onMessage) {
+      const req = { count, template: { text: MESSAGE_TEXT, seq: BigInt(seqOf(0)), payload: MESSAGE_PAYLOAD } };
+      for await (const _ of client.streamEcho(req)) onMessage();
+    },
+    close: () => transport.close(),
+  };
+}
+
+const system: BenchSystem = { name: "petrel-native", startServer, createClient: createBenchClient };
 export default system;
