@@ -116,8 +116,9 @@ function spawnChild(
 	if (args.profile)
 		nodeArgs.push(
 			"--cpu-prof",
-			`--cpu-prof-dir=${PROF_DIR}`,
-			`--cpu-prof-name=${profName}.cpuprofile`,
+			// One folder per child: tsx's loader thread writes a profile of its own, and a
+			// shared --cpu-prof-name would let it overwrite the main thread's.
+			`--cpu-prof-dir=${PROF_DIR}/${profName}`,
 		);
 	nodeArgs.push(CHILD, ...childArgs);
 	const [cmd, argv] = PIN
