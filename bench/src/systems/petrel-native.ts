@@ -24,7 +24,7 @@ const stamp: Interceptor = (next) => (req) => {
 
 async function startServer(port: number): Promise<BenchServer> {
   const router = createRouter({ interceptors: [countCalls(), countCalls()] }).service(EchoService, {
-    echo: (req) => req,
+    echo: (req) => ({ text: req.text, seq: req.seq, payload: req.payload }),
     async *streamEcho(req, ctx) {
       const t = req.template;
       const text = t?.text ?? "";

@@ -2,7 +2,7 @@ import { Code, RpcError } from "@petrel/core";
 import type { ByteChannel, ChannelEvents, Clock } from "./channel.js";
 import { systemClock } from "./channel.js";
 import { parseGoAway, type GoAway } from "./goaway-payload.js";
-import { FrameFlag, FrameType, ErrorCode, errorCodeName, PROTOCOL_VERSION, unsupportedVersionMessage } from "./frame-types.js";
+import { DEFAULT_MAX_FRAME_SIZE, ErrorCode, FrameFlag, FrameType, PROTOCOL_VERSION, errorCodeName, unsupportedVersionMessage } from "./frame-types.js";
 import { FrameReader } from "./frame-reader.js";
 import { FrameWriter } from "./frame-writer.js";
 import type { StreamBase, PendingMessage } from "./native-stream.js";
@@ -77,7 +77,8 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     this.idleTimeoutMs = options.idleTimeoutMs ?? (isServer ? 300_000 : 0);
     this.lastActivity = this.clock.now();
     this.idleSince = this.lastActivity;
-    this.reader = new FrameReader(this, { expectPreface: true, maxFrameSize: this.local.maxFrameSize });
+    // Until the peer ACKs our SETTINGS it may send frames up to the default size (spec §5.1).
+    this.reader = new FrameReader(this, { expectPreface: true, maxFrameSize: Math.max(this.local.maxFrameSize, DEFAULT_MAX_FRAME_SIZE) });
   }
 
   // ---- channel events -------------------------------------------------------------------
@@ -128,6 +129,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
         return this.onMessageFrame(streamId, flags, payload);
       case FrameType.SETTINGS:
         if ((flags & FrameFlag.ACK) === 0) this.onSettings(parseSettings(payload));
+        else this.reader.maxFrameSize = this.local.maxFrameSize;
         return;
       case FrameType.WINDOW_UPDATE:
         return this.onWindowUpdate(streamId, parseWindowUpdate(payload));

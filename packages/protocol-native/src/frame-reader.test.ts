@@ -188,7 +188,7 @@ describe("FrameReader delivery", () => {
     const bytes = w.take();
     for (let off = 0; off < bytes.length; off += 13) reader.push(bytes.slice(off, off + 13));
     assert.equal(frames.length, 50);
-    frames.forEach((f, i) => assert.deepEqual(f.payload, new Uint8Array(37).fill(i)));
+    for (let i = 0; i < frames.length; i++) assert.deepEqual(frames[i]?.payload, new Uint8Array(37).fill(i));
   });
 
   it("stop() from the handler drops the rest of the chunk and later pushes", () => {

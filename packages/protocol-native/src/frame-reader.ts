@@ -176,7 +176,7 @@ export class FrameReader {
   private fillPartial(chunk: Uint8Array): number {
     const partial = this.partial;
     const want = partial.length - this.partialLen;
-    const n = want < chunk.length ? want : chunk.length;
+    const n = Math.min(want, chunk.length);
     partial.set(n === chunk.length ? chunk : chunk.subarray(0, n), this.partialLen);
     this.partialLen += n;
     if (this.partialLen < partial.length) return n;
