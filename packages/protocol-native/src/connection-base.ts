@@ -265,7 +265,17 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
    * the producer should then await `stream.whenWritable()` before producing more.
    */
   sendMessage(s: S, bytes: Uint8Array, endStream: boolean): boolean {
-    const m: PendingMessage = { bytes, offset: 0, flags: endStream ? FrameFlag.END_STREAM : 0 };
+    const flags = endStream ? FrameFlag.END_STREAM : 0;
+    const n = bytes.length;
+    // Fast path, no allocation: the whole message fits in one frame and in both windows.
+    if (!s.blocked && n <= this.peer.maxFrameSize && n <= s.sendWindow && n <= this.connSendWindow) {
+      this.writer.writeMessage(s.id, flags, bytes, 0, n);
+      s.sendWindow -= n;
+      this.connSendWindow -= n;
+      this.scheduleFlush();
+      return true;
+    }
+    const m: PendingMessage = { bytes, offset: 0, flags };
     if (s.blocked) {
       (s.pendingOut as PendingMessage[]).push(m);
       return false;
