@@ -1,7 +1,7 @@
 import { create, isMessage, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import type { CallOptions } from "./call-options.js";
 import { Code } from "./code.js";
-import { currentHandlerContext } from "./context-storage.js";
+import { currentHandlerContext, noteClientCreated } from "./context-storage.js";
 import { Metadata } from "./metadata.js";
 import type { Client } from "./method-types.js";
 import { methodPath } from "./method-types.js";
@@ -34,6 +34,7 @@ export interface ClientOptions {
  * Calls made while serving another call inherit its deadline and cancellation (see CallOptions.parent).
  */
 export function createClient<S extends DescService>(service: S, transport: Transport, options: ClientOptions = {}): Client<S> {
+  noteClientCreated();
   const client: Record<string, unknown> = {};
   const unaryNext = applyInterceptors<AnyFn>((req) => transport.unary(req as UnaryRequest), options.interceptors);
   const streamNext = applyInterceptors<AnyFn>((req) => transport.stream(req as StreamRequest), options.interceptors);
