@@ -13,7 +13,7 @@ import {
   type UnaryResponse,
 } from "@petrel/core";
 import type { ByteChannel, Dialer } from "./channel.js";
-import { ConnectionBase, type ConnectionOptions } from "./connection-base.js";
+import { ConnectionBase, statusForGoAway, type ConnectionOptions } from "./connection-base.js";
 import { parseCancel } from "./cancel-payload.js";
 import { ErrorCode, FrameType, MAX_STREAM_ID, frameTypeName } from "./frame-types.js";
 import type { GoAway } from "./goaway-payload.js";
@@ -112,6 +112,10 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
 
   /** Closes once the calls in progress end. */
   closeWhenIdle(): void {
+    if (!this.draining && this.open && !this.closed) {
+      this.writer.writeGoAway(0, ErrorCode.NO_ERROR, "client closing");
+      this.scheduleFlush();
+    }
     this.draining = true;
     if (this.streams.size === 0) {
       this.flush();
@@ -130,7 +134,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     this.draining = true;
     this.goAwayLastId = g.lastStreamId;
     if (g.errorCode !== ErrorCode.NO_ERROR) {
-      this.closeError = new RpcError(Code.UNAVAILABLE, `server closed the connection: ${g.debug || `GOAWAY ${g.errorCode}`}`);
+      this.closeError = new RpcError(statusForGoAway(g.errorCode), `server closed the connection: ${g.debug || `GOAWAY ${g.errorCode}`}`);
     }
     const refused = new RpcError(Code.UNAVAILABLE, "server is going away; call was not processed (safe to retry)");
     this.streams.forEach((s) => {
@@ -282,21 +286,44 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
   }
 
   protected streamForMessage(streamId: number): ClientStream | undefined {
+    this.checkOpened(streamId);
     return this.streams.get(streamId);
+  }
+
+  /** A server frame on a stream this client never opened is a connection error (spec §7.1). */
+  private checkOpened(streamId: number): void {
+    if (streamId >= this.nextStreamId) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
   }
 
   protected onStreamFrame(type: number, _flags: number, streamId: number, payload: Uint8Array): void {
     switch (type) {
       case FrameType.HEADERS: {
+        this.checkOpened(streamId);
         const s = this.streams.get(streamId);
         if (s === undefined) return;
-        s.header = Metadata.fromFlat(parseMetadataBlock(payload, this.local.maxHeaderBytes));
+        let flat: Array<string | Uint8Array>;
+        try {
+          flat = parseMetadataBlock(payload, this.local.maxHeaderBytes);
+        } catch (e) {
+          if (!(e instanceof ProtocolError && e.code === ErrorCode.HEADER_TOO_LARGE)) throw e;
+          this.cancel(s, new RpcError(Code.RESOURCE_EXHAUSTED, `response metadata exceeds ${this.local.maxHeaderBytes} bytes`));
+          return;
+        }
+        s.header = Metadata.fromFlat(flat);
         if (s.kind === STREAMING) this.settleStream(s);
         return;
       }
       case FrameType.TRAILERS: {
-        const t = parseTrailers(payload, this.local.maxHeaderBytes);
+        this.checkOpened(streamId);
         const s = this.streams.get(streamId);
+        let t: ReturnType<typeof parseTrailers>;
+        try {
+          t = parseTrailers(payload, this.local.maxHeaderBytes);
+        } catch (e) {
+          if (!(e instanceof ProtocolError && e.code === ErrorCode.HEADER_TOO_LARGE)) throw e;
+          if (s !== undefined) this.cancel(s, new RpcError(Code.RESOURCE_EXHAUSTED, `response trailers exceed ${this.local.maxHeaderBytes} bytes`));
+          return;
+        }
         if (s === undefined) return;
         const trailer = Metadata.fromFlat(t.metadata);
         if (t.code === Code.OK) this.finishOk(s, trailer);
@@ -314,6 +341,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
         return;
       }
       case FrameType.CANCEL: {
+        this.checkOpened(streamId);
         const c = parseCancel(payload);
         const s = this.streams.get(streamId);
         if (s !== undefined) this.failStream(s, new RpcError(c.code as Code, c.reason), false);

@@ -354,7 +354,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     if (this.closed) return;
     const code = e instanceof ProtocolError ? e.code : ErrorCode.INTERNAL_ERROR;
     const msg = e instanceof Error ? e.message : String(e);
-    this.closeError = new RpcError(Code.UNAVAILABLE, `petrel/1 connection error ${errorCodeName(code)}: ${msg}`);
+    this.closeError = new RpcError(statusForGoAway(code), `petrel/1 connection error ${errorCodeName(code)}: ${msg}`);
     this.sendGoAwayAndClose(code, msg);
   }
 
@@ -457,6 +457,20 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   /** The message for an unsupported version, for subclasses. */
   protected unsupported(version: number): string {
     return unsupportedVersionMessage(version);
+  }
+}
+
+/** The call status for calls cut off by a connection error with this GOAWAY code (spec §11.3). */
+export function statusForGoAway(code: number): Code {
+  switch (code) {
+    case ErrorCode.NO_ERROR:
+    case ErrorCode.IDLE_TIMEOUT:
+    case ErrorCode.UNSUPPORTED_VERSION:
+      return Code.UNAVAILABLE;
+    case ErrorCode.ENHANCE_YOUR_CALM:
+      return Code.RESOURCE_EXHAUSTED;
+    default:
+      return Code.INTERNAL;
   }
 }
 

@@ -130,7 +130,13 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   }
 
   protected streamForMessage(streamId: number): ServerStream | undefined {
+    this.checkOpened(streamId);
     return this.streams.get(streamId);
+  }
+
+  /** A frame on a stream the client never opened is a connection error (spec §7.1). */
+  private checkOpened(streamId: number): void {
+    if (streamId > this.lastStreamId) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
   }
 
   protected onStreamFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void {
@@ -138,11 +144,13 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       case FrameType.HEADERS:
         return this.onHeaders(flags, streamId, payload);
       case FrameType.HALF_CLOSE: {
+        this.checkOpened(streamId);
         const s = this.streams.get(streamId);
         if (s !== undefined) this.onHalfClose(s);
         return;
       }
       case FrameType.CANCEL: {
+        this.checkOpened(streamId);
         const c = parseCancel(payload);
         const s = this.streams.get(streamId);
         if (s === undefined) return;
