@@ -164,6 +164,13 @@ describe("petrel/1 lifecycle", () => {
     assert.equal((await c.echo({ text: "ok" }, { headers: { "x-small": "a" } })).text, "ok");
   });
 
+  it("response metadata over the client's header limit fails the call with RESOURCE_EXHAUSTED, the connection lives", async () => {
+    const { port } = await startServer();
+    const { client: c } = client(port, { settings: { maxHeaderBytes: 300 } });
+    assert.equal(await codeOf(c.echo({ text: "x" }, { headers: { "x-echo": "b".repeat(500) } })), Code.RESOURCE_EXHAUSTED);
+    assert.equal((await c.echo({ text: "fine" }, { headers: { "x-echo": "short" } })).text, "fine");
+  });
+
   it("keepalive detects a dead peer: calls fail UNAVAILABLE instead of hanging", async () => {
     // A TCP server that accepts and reads but never answers: a peer that vanished behind a NAT.
     const sockets: import("node:net").Socket[] = [];
