@@ -20,9 +20,7 @@ for (const r of roots) if (existsSync(r)) walk(r);
 const filter = process.argv.slice(2);
 const selected = filter.length ? files.filter((f) => filter.some((x) => f.includes(x))) : files;
 selected.sort();
-const res = spawnSync(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...selected],
-  { stdio: "inherit" },
-);
+const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...selected], {
+  stdio: "inherit",
+});
 process.exit(res.status ?? 1);

@@ -19,56 +19,49 @@ const WORKLOADS = ["unary", "server-stream"] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const { values: args } = parseArgs({
-	options: {
-		quick: { type: "boolean", default: false },
-		json: { type: "string" },
-		systems: { type: "string" },
-		workloads: { type: "string" },
-		duration: { type: "string" },
-		warmup: { type: "string" },
-		inflight: { type: "string" },
-		profile: { type: "boolean", default: false },
-		help: { type: "boolean", short: "h", default: false },
-	},
+  options: {
+    quick: { type: "boolean", default: false },
+    json: { type: "string" },
+    systems: { type: "string" },
+    workloads: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    inflight: { type: "string" },
+    profile: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
 });
 
 if (args.help) {
-	console.log(
-		"usage: npm run bench -- [--quick] [--json FILE] [--systems a,b] [--workloads unary,server-stream]\n" +
-			"                        [--duration S] [--warmup S] [--inflight 1,32,256] [--profile]\n" +
-			`systems: ${Object.keys(registry).join(", ")} (default: ${DEFAULT_SYSTEMS.join(", ")})`,
-	);
-	process.exit(0);
+  console.log(
+    "usage: npm run bench -- [--quick] [--json FILE] [--systems a,b] [--workloads unary,server-stream]\n" +
+      "                        [--duration S] [--warmup S] [--inflight 1,32,256] [--profile]\n" +
+      `systems: ${Object.keys(registry).join(", ")} (default: ${DEFAULT_SYSTEMS.join(", ")})`,
+  );
+  process.exit(0);
 }
 
 const list = (s: string | undefined): string[] | undefined =>
-	s
-		?.split(",")
-		.map((x) => x.trim())
-		.filter(Boolean);
+  s
+    ?.split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 const num = (s: string | undefined, dflt: number, what: string): number => {
-	if (s === undefined) return dflt;
-	const n = Number(s);
-	if (!Number.isFinite(n) || n <= 0)
-		die(`--${what} must be a positive number, got "${s}"`);
-	return n;
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0) die(`--${what} must be a positive number, got "${s}"`);
+  return n;
 };
 function die(msg: string): never {
-	console.error(`bench: ${msg}`);
-	process.exit(2);
+  console.error(`bench: ${msg}`);
+  process.exit(2);
 }
 
 const systems = list(args.systems) ?? DEFAULT_SYSTEMS;
-for (const s of systems)
-	if (!(s in registry))
-		die(`unknown system "${s}" (known: ${Object.keys(registry).join(", ")})`);
+for (const s of systems) if (!(s in registry)) die(`unknown system "${s}" (known: ${Object.keys(registry).join(", ")})`);
 const workloads = (list(args.workloads) ?? [...WORKLOADS]) as Workload[];
-for (const w of workloads)
-	if (!WORKLOADS.includes(w))
-		die(`unknown workload "${w}" (known: ${WORKLOADS.join(", ")})`);
-const inflights = (list(args.inflight) ?? ["1", "32", "256"]).map((s) =>
-	Math.floor(num(s, 1, "inflight")),
-);
+for (const w of workloads) if (!WORKLOADS.includes(w)) die(`unknown workload "${w}" (known: ${WORKLOADS.join(", ")})`);
+const inflights = (list(args.inflight) ?? ["1", "32", "256"]).map((s) => Math.floor(num(s, 1, "inflight")));
 const durationS = num(args.duration, args.quick ? 1.5 : 5, "duration");
 const warmupS = num(args.warmup, args.quick ? 0.5 : 2, "warmup");
 
@@ -76,215 +69,181 @@ const warmupS = num(args.warmup, args.quick ? 0.5 : 2, "warmup");
 
 const live = new Set<ChildProcess>();
 const killAll = (): void => {
-	for (const c of live) c.kill("SIGKILL");
+  for (const c of live) c.kill("SIGKILL");
 };
 process.on("exit", killAll);
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-	process.on(sig, () => {
-		killAll();
-		process.exit(130);
-	});
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
 }
 
 function canPin(): boolean {
-	try {
-		execFileSync("which", ["taskset"], { stdio: "ignore" });
-	} catch {
-		return false;
-	}
-	let n = cpus().length;
-	try {
-		n = Number(execFileSync("nproc", { encoding: "utf8" }).trim()) || n;
-	} catch {}
-	return n >= 2;
+  try {
+    execFileSync("which", ["taskset"], { stdio: "ignore" });
+  } catch {
+    return false;
+  }
+  let n = cpus().length;
+  try {
+    n = Number(execFileSync("nproc", { encoding: "utf8" }).trim()) || n;
+  } catch {}
+  return n >= 2;
 }
 const PIN = canPin();
 
 interface Child {
-	proc: ChildProcess;
-	/** First JSON line the child prints ("ready", "result" or "error"). */
-	message(timeoutMs: number): Promise<Record<string, unknown>>;
-	exited: Promise<void>;
+  proc: ChildProcess;
+  /** First JSON line the child prints ("ready", "result" or "error"). */
+  message(timeoutMs: number): Promise<Record<string, unknown>>;
+  exited: Promise<void>;
 }
 
-function spawnChild(
-	core: number,
-	childArgs: string[],
-	profName: string,
-): Child {
-	const nodeArgs = ["--import", "tsx"];
-	if (args.profile)
-		nodeArgs.push(
-			"--cpu-prof",
-			// One folder per child: tsx's loader thread writes a profile of its own, and a
-			// shared --cpu-prof-name would let it overwrite the main thread's.
-			`--cpu-prof-dir=${PROF_DIR}/${profName}`,
-		);
-	nodeArgs.push(CHILD, ...childArgs);
-	const [cmd, argv] = PIN
-		? ["taskset", ["-c", String(core), process.execPath, ...nodeArgs]]
-		: [process.execPath, nodeArgs];
-	const proc = spawn(cmd, argv, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-	live.add(proc);
-	let stderr = "";
-	let stdout = "";
-	proc.stderr?.setEncoding("utf8").on("data", (d: string) => {
-		stderr = (stderr + d).slice(-4000);
-	});
-	const exited = new Promise<void>((res) =>
-		proc.once("close", () => {
-			live.delete(proc);
-			res();
-		}),
-	);
-	proc.once("error", (err) => {
-		stderr += `\nspawn failed: ${err.message}`;
-	});
-	const first = new Promise<Record<string, unknown>>((res, rej) => {
-		proc.stdout?.setEncoding("utf8").on("data", (d: string) => {
-			stdout += d;
-			let nl = stdout.indexOf("\n");
-			while (nl >= 0) {
-				const line = stdout.slice(0, nl).trim();
-				stdout = stdout.slice(nl + 1);
-				nl = stdout.indexOf("\n");
-				if (!line.startsWith("{")) continue;
-				try {
-					return res(JSON.parse(line) as Record<string, unknown>);
-				} catch {}
-			}
-		});
-		void exited.then(() =>
-			rej(
-				new Error(
-					`child exited (code ${proc.exitCode}, signal ${proc.signalCode}) before reporting: ${tail(stderr)}`,
-				),
-			),
-		);
-	});
-	first.catch(() => {});
-	return {
-		proc,
-		exited,
-		message: (timeoutMs) => {
-			let timer: NodeJS.Timeout | undefined;
-			const timeout = new Promise<never>((_, rej) => {
-				timer = setTimeout(
-					() =>
-						rej(
-							new Error(`timed out after ${(timeoutMs / 1000).toFixed(1)} s`),
-						),
-					timeoutMs,
-				);
-			});
-			return Promise.race([first, timeout]).then(
-				(msg) => {
-					clearTimeout(timer);
-					if (msg.type === "error")
-						throw new Error(`child failed: ${String(msg.message)}`);
-					return msg;
-				},
-				(err) => {
-					clearTimeout(timer);
-					throw err;
-				},
-			);
-		},
-	};
+function spawnChild(core: number, childArgs: string[], profName: string): Child {
+  const nodeArgs = ["--import", "tsx"];
+  if (args.profile)
+    nodeArgs.push(
+      "--cpu-prof",
+      // One folder per child: tsx's loader thread writes a profile of its own, and a
+      // shared --cpu-prof-name would let it overwrite the main thread's.
+      `--cpu-prof-dir=${PROF_DIR}/${profName}`,
+    );
+  nodeArgs.push(CHILD, ...childArgs);
+  const [cmd, argv] = PIN ? ["taskset", ["-c", String(core), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+  const proc = spawn(cmd, argv, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  live.add(proc);
+  let stderr = "";
+  let stdout = "";
+  proc.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const exited = new Promise<void>((res) =>
+    proc.once("close", () => {
+      live.delete(proc);
+      res();
+    }),
+  );
+  proc.once("error", (err) => {
+    stderr += `\nspawn failed: ${err.message}`;
+  });
+  const first = new Promise<Record<string, unknown>>((res, rej) => {
+    proc.stdout?.setEncoding("utf8").on("data", (d: string) => {
+      stdout += d;
+      let nl = stdout.indexOf("\n");
+      while (nl >= 0) {
+        const line = stdout.slice(0, nl).trim();
+        stdout = stdout.slice(nl + 1);
+        nl = stdout.indexOf("\n");
+        if (!line.startsWith("{")) continue;
+        try {
+          return res(JSON.parse(line) as Record<string, unknown>);
+        } catch {}
+      }
+    });
+    void exited.then(() =>
+      rej(new Error(`child exited (code ${proc.exitCode}, signal ${proc.signalCode}) before reporting: ${tail(stderr)}`)),
+    );
+  });
+  first.catch(() => {});
+  return {
+    proc,
+    exited,
+    message: (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, rej) => {
+        timer = setTimeout(() => rej(new Error(`timed out after ${(timeoutMs / 1000).toFixed(1)} s`)), timeoutMs);
+      });
+      return Promise.race([first, timeout]).then(
+        (msg) => {
+          clearTimeout(timer);
+          if (msg.type === "error") throw new Error(`child failed: ${String(msg.message)}`);
+          return msg;
+        },
+        (err) => {
+          clearTimeout(timer);
+          throw err;
+        },
+      );
+    },
+  };
 }
 
 function tail(s: string): string {
-	const lines = s.trim().split("\n").filter(Boolean);
-	// First line of the error plus the last line of context.
-	return lines.length <= 2
-		? lines.join(" | ")
-		: `${lines[0]} | ... | ${lines[lines.length - 1]}`;
+  const lines = s.trim().split("\n").filter(Boolean);
+  // First line of the error plus the last line of context.
+  return lines.length <= 2 ? lines.join(" | ") : `${lines[0]} | ... | ${lines[lines.length - 1]}`;
 }
 
 /** SIGTERM (children exit normally, flushing --cpu-prof), then SIGKILL after 5 s. */
 async function stop(c: Child | undefined): Promise<void> {
-	if (!c) return;
-	if (c.proc.exitCode === null && c.proc.signalCode === null)
-		c.proc.kill("SIGTERM");
-	const t = setTimeout(() => c.proc.kill("SIGKILL"), 5000);
-	await c.exited;
-	clearTimeout(t);
+  if (!c) return;
+  if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill("SIGTERM");
+  const t = setTimeout(() => c.proc.kill("SIGKILL"), 5000);
+  await c.exited;
+  clearTimeout(t);
 }
 
 // ---- rows ------------------------------------------------------------------
 
 interface RowSpec {
-	system: string;
-	workload: Workload;
-	inflight: number;
+  system: string;
+  workload: Workload;
+  inflight: number;
 }
 
 async function runRow(spec: RowSpec): Promise<Row> {
-	const row: Row = { ...spec, rps: 0, p50_us: 0, p99_us: 0 };
-	const name = `${spec.system}-${spec.workload}-${spec.inflight}`;
-	let server: Child | undefined;
-	let client: Child | undefined;
-	try {
-		server = spawnChild(0, ["server", spec.system], `${name}-server`);
-		const ready = await server.message(30_000);
-		const cfg: ClientConfig = {
-			port: Number(ready.port),
-			workload: spec.workload,
-			inflight: spec.inflight,
-			warmupS,
-			durationS,
-		};
-		client = spawnChild(
-			1,
-			["client", spec.system, JSON.stringify(cfg)],
-			`${name}-client`,
-		);
-		const serverDied = server.exited.then(() => {
-			throw new Error(
-				`server exited during the row (code ${server?.proc.exitCode})`,
-			);
-		});
-		const res = (await Promise.race([
-			client.message((warmupS + durationS + 30) * 1000),
-			serverDied,
-		])) as unknown as ChildResult;
-		row.rps = res.rps;
-		row.p50_us = res.p50_us;
-		row.p99_us = res.p99_us;
-	} catch (err) {
-		row.error = err instanceof Error ? err.message : String(err);
-	} finally {
-		await Promise.all([stop(client), stop(server)]);
-	}
-	return row;
+  const row: Row = { ...spec, rps: 0, p50_us: 0, p99_us: 0 };
+  const name = `${spec.system}-${spec.workload}-${spec.inflight}`;
+  let server: Child | undefined;
+  let client: Child | undefined;
+  try {
+    server = spawnChild(0, ["server", spec.system], `${name}-server`);
+    const ready = await server.message(30_000);
+    const cfg: ClientConfig = {
+      port: Number(ready.port),
+      workload: spec.workload,
+      inflight: spec.inflight,
+      warmupS,
+      durationS,
+    };
+    client = spawnChild(1, ["client", spec.system, JSON.stringify(cfg)], `${name}-client`);
+    const serverDied = server.exited.then(() => {
+      throw new Error(`server exited during the row (code ${server?.proc.exitCode})`);
+    });
+    const res = (await Promise.race([client.message((warmupS + durationS + 30) * 1000), serverDied])) as unknown as ChildResult;
+    row.rps = res.rps;
+    row.p50_us = res.p50_us;
+    row.p99_us = res.p99_us;
+  } catch (err) {
+    row.error = err instanceof Error ? err.message : String(err);
+  } finally {
+    await Promise.all([stop(client), stop(server)]);
+  }
+  return row;
 }
 
 const specs: RowSpec[] = [];
 for (const workload of workloads) {
-	const levels = workload === "unary" ? inflights : [1];
-	for (const inflight of levels)
-		for (const system of systems) specs.push({ system, workload, inflight });
+  const levels = workload === "unary" ? inflights : [1];
+  for (const inflight of levels) for (const system of systems) specs.push({ system, workload, inflight });
 }
 
 if (args.profile) mkdirSync(PROF_DIR, { recursive: true });
 console.error(
-	`bench: ${specs.length} rows, warm-up ${warmupS} s + measure ${durationS} s each; ` +
-		(PIN
-			? "server pinned to core 0, client to core 1"
-			: "no CPU pinning (needs taskset and >= 2 cores)") +
-		(args.profile ? `; CPU profiles -> ${PROF_DIR}` : ""),
+  `bench: ${specs.length} rows, warm-up ${warmupS} s + measure ${durationS} s each; ` +
+    (PIN ? "server pinned to core 0, client to core 1" : "no CPU pinning (needs taskset and >= 2 cores)") +
+    (args.profile ? `; CPU profiles -> ${PROF_DIR}` : ""),
 );
 
 const rows: Row[] = [];
 for (const spec of specs) {
-	const row = await runRow(spec);
-	rows.push(row);
-	console.error(
-		`  ${spec.system} ${spec.workload} x${spec.inflight}: ` +
-			(row.error
-				? `ERROR ${row.error}`
-				: `${Math.round(row.rps)} req/s, p50 ${row.p50_us} µs, p99 ${row.p99_us} µs`),
-	);
+  const row = await runRow(spec);
+  rows.push(row);
+  console.error(
+    `  ${spec.system} ${spec.workload} x${spec.inflight}: ` +
+      (row.error ? `ERROR ${row.error}` : `${Math.round(row.rps)} req/s, p50 ${row.p50_us} µs, p99 ${row.p99_us} µs`),
+  );
 }
 
 console.log();
@@ -292,9 +251,6 @@ console.log(formatTable(rows));
 const ratios = formatRatios(rows);
 if (ratios) console.log(`\n${ratios}`);
 if (args.json) {
-	writeFileSync(
-		resolve(process.env.INIT_CWD ?? process.cwd(), args.json),
-		`${JSON.stringify(toJsonRows(rows), null, 2)}\n`,
-	);
-	console.error(`bench: wrote ${args.json}`);
+  writeFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.json), `${JSON.stringify(toJsonRows(rows), null, 2)}\n`);
+  console.error(`bench: wrote ${args.json}`);
 }

@@ -8,47 +8,43 @@
 
 /** Server side, run inside the server child process. */
 export interface BenchServer {
-	/** The TCP port actually bound on 127.0.0.1 (the child passes 0). */
-	port: number;
-	close(): Promise<void>;
+  /** The TCP port actually bound on 127.0.0.1 (the child passes 0). */
+  port: number;
+  close(): Promise<void>;
 }
 
 /** Client side, run inside the client child process; ONE connection per client. */
 export interface BenchClient {
-	/** One Echo call with the ~100-byte message; resolves on the response. */
-	unary(): Promise<void>;
-	/**
-	 * One StreamEcho call asking for `count` messages; `onMessage` is called once
-	 * per received message; resolves when the stream ends.
-	 */
-	serverStream(count: number, onMessage: () => void): Promise<void>;
-	close(): Promise<void>;
+  /** One Echo call with the ~100-byte message; resolves on the response. */
+  unary(): Promise<void>;
+  /**
+   * One StreamEcho call asking for `count` messages; `onMessage` is called once
+   * per received message; resolves when the stream ends.
+   */
+  serverStream(count: number, onMessage: () => void): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface BenchSystem {
-	name: string;
-	startServer(port: number): Promise<BenchServer>;
-	createClient(addr: { host: string; port: number }): Promise<BenchClient>;
+  name: string;
+  startServer(port: number): Promise<BenchServer>;
+  createClient(addr: { host: string; port: number }): Promise<BenchClient>;
 }
 
-export const registry: Record<string, () => Promise<{ default: BenchSystem }>> =
-	{
-		"grpc-js": () => import("./grpc-js.ts"),
-		"raw-net": () => import("./raw-net.ts"),
-		// Placeholder until the lead implements it; see petrel-native.ts.
-		"petrel-native": () => import("./petrel-native.ts"),
-	};
+export const registry: Record<string, () => Promise<{ default: BenchSystem }>> = {
+  "grpc-js": () => import("./grpc-js.ts"),
+  "raw-net": () => import("./raw-net.ts"),
+  // Placeholder until the lead implements it; see petrel-native.ts.
+  "petrel-native": () => import("./petrel-native.ts"),
+};
 
 /** Systems run when --systems is not given. Add "petrel-native" here to enable it. */
 export const DEFAULT_SYSTEMS = ["petrel-native", "grpc-js", "raw-net"];
 
 export async function loadSystem(name: string): Promise<BenchSystem> {
-	const load = registry[name];
-	if (!load)
-		throw new Error(
-			`unknown system "${name}" (known: ${Object.keys(registry).join(", ")})`,
-		);
-	return (await load()).default;
+  const load = registry[name];
+  if (!load) throw new Error(`unknown system "${name}" (known: ${Object.keys(registry).join(", ")})`);
+  return (await load()).default;
 }
 
 // The benchmark message. Protobuf encoding of {text, seq, payload} with seq in [2^20, 2^21):
@@ -58,5 +54,5 @@ export const MESSAGE_PAYLOAD: Buffer = Buffer.alloc(60, 0xab);
 export const RAW_PAYLOAD_BYTES = 100;
 /** Sequence number that always encodes as a 3-byte varint, so every message is 100 B. */
 export function seqOf(n: number): number {
-	return 0x100000 + (n & 0xfffff);
+  return 0x100000 + (n & 0xfffff);
 }

@@ -9,9 +9,9 @@ import { type BenchClient, type BenchServer, type BenchSystem, MESSAGE_PAYLOAD, 
 
 /** A pass-through server interceptor, standing for logging/metrics. */
 function countCalls(): ServerInterceptor {
-  let calls = 0;
+  const counter = { calls: 0 };
   return (next) => (req) => {
-    calls++;
+    counter.calls++;
     return next(req);
   };
 }

@@ -31,7 +31,8 @@ export function createInMemoryTransport(router: Router, options: InMemoryTranspo
     const codec = router.codecs.get(req.codec ?? defaultCodec);
     if (codec === undefined) throw new RpcError(Code.UNIMPLEMENTED, `unsupported codec "${req.codec}"`);
     if (req.signal?.aborted) throw new RpcError(Code.CANCELLED, "call cancelled before start");
-    if (req.deadline !== undefined && req.deadline <= Date.now()) throw new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded before start");
+    if (req.deadline !== undefined && req.deadline <= Date.now())
+      throw new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded before start");
     const ctx = new ServerContext(handler.service, handler.method, new Metadata(req.header), req.deadline, {
       address: "in-memory",
       protocol: "in-memory",
@@ -158,7 +159,10 @@ class CallGuard {
     });
     this.aborted.catch(() => {});
     if (deadline !== undefined) {
-      this.timer = setTimeout(() => this.trip(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")), Math.max(0, deadline - Date.now()));
+      this.timer = setTimeout(
+        () => this.trip(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")),
+        Math.max(0, deadline - Date.now()),
+      );
     }
     signal?.addEventListener("abort", this.onAbort);
   }

@@ -117,7 +117,11 @@ async function first<T>(it: AsyncIterable<T>): Promise<T> {
   throw new RpcError(Code.INVALID_ARGUMENT, "protocol error: missing request message");
 }
 
-async function* mapOutput(schema: DescMessage, ctx: HandlerContext, out: AsyncIterable<unknown>): AsyncGenerator<MessageShape<DescMessage>> {
+async function* mapOutput(
+  schema: DescMessage,
+  ctx: HandlerContext,
+  out: AsyncIterable<unknown>,
+): AsyncGenerator<MessageShape<DescMessage>> {
   const it = runInContext(ctx, () => out[Symbol.asyncIterator]());
   const storage = getContextStorage();
   try {

@@ -33,7 +33,8 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
       socket.destroy();
       return;
     }
-    const peerAddress = socket.remoteFamily === "IPv6" ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
+    const peerAddress =
+      socket.remoteFamily === "IPv6" ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
     let conn: ServerConnection | undefined;
     const channel = bindSocket(socket, {
       onOpen: () => {},

@@ -21,7 +21,10 @@ export class Backoff {
   private readonly jitter: number;
   private readonly maxMs: number;
 
-  constructor(options: BackoffOptions = {}, private readonly random: () => number = Math.random) {
+  constructor(
+    options: BackoffOptions = {},
+    private readonly random: () => number = Math.random,
+  ) {
     this.initialMs = options.initialMs ?? 1000;
     this.multiplier = options.multiplier ?? 1.6;
     this.jitter = options.jitter ?? 0.2;

@@ -59,7 +59,6 @@ class ClientStream extends StreamBase {
 export class ClientConnection extends ConnectionBase<ClientStream> {
   private nextStreamId = 1;
   private open = false;
-  private goAwayLastId = MAX_STREAM_ID;
   private readonly listener: ClientConnectionListener;
   private readonly defaultCodec: string;
   private readonly codecs: (name: string) => Codec | undefined;
@@ -132,7 +131,6 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
 
   protected onGoAway(g: GoAway): void {
     this.draining = true;
-    this.goAwayLastId = g.lastStreamId;
     if (g.errorCode !== ErrorCode.NO_ERROR) {
       this.closeError = new RpcError(statusForGoAway(g.errorCode), `server closed the connection: ${g.debug || `GOAWAY ${g.errorCode}`}`);
     }
@@ -188,7 +186,8 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       throw new RpcError(Code.INTERNAL, `cannot encode request: ${(e as Error).message}`, { cause: e });
     }
     const limit = Math.min(this.maxSend, this.peer.maxMessageSize);
-    if (bytes.length > limit) throw new RpcError(Code.RESOURCE_EXHAUSTED, `request message of ${bytes.length} bytes exceeds the limit of ${limit}`);
+    if (bytes.length > limit)
+      throw new RpcError(Code.RESOURCE_EXHAUSTED, `request message of ${bytes.length} bytes exceeds the limit of ${limit}`);
     return bytes;
   }
 
@@ -205,7 +204,10 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
         s.reject = reject;
         const limit = Math.min(this.maxSend, this.peer.maxMessageSize);
         if ((bytes as Uint8Array).length > limit) {
-          throw new RpcError(Code.RESOURCE_EXHAUSTED, `request message of ${(bytes as Uint8Array).length} bytes exceeds the limit of ${limit}`);
+          throw new RpcError(
+            Code.RESOURCE_EXHAUSTED,
+            `request message of ${(bytes as Uint8Array).length} bytes exceeds the limit of ${limit}`,
+          );
         }
         this.sendMessage(s, bytes as Uint8Array, true);
       } catch (e) {
@@ -292,7 +294,8 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
 
   /** A server frame on a stream this client never opened is a connection error (spec §7.1). */
   private checkOpened(streamId: number): void {
-    if (streamId >= this.nextStreamId) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
+    if (streamId >= this.nextStreamId)
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
   }
 
   protected onStreamFrame(type: number, _flags: number, streamId: number, payload: Uint8Array): void {
@@ -321,7 +324,8 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
           t = parseTrailers(payload, this.local.maxHeaderBytes);
         } catch (e) {
           if (!(e instanceof ProtocolError && e.code === ErrorCode.HEADER_TOO_LARGE)) throw e;
-          if (s !== undefined) this.cancel(s, new RpcError(Code.RESOURCE_EXHAUSTED, `response trailers exceed ${this.local.maxHeaderBytes} bytes`));
+          if (s !== undefined)
+            this.cancel(s, new RpcError(Code.RESOURCE_EXHAUSTED, `response trailers exceed ${this.local.maxHeaderBytes} bytes`));
           return;
         }
         if (s === undefined) return;
@@ -394,7 +398,11 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
   private finishOk(s: ClientStream, trailer: Metadata): void {
     if (s.kind === UNARY) {
       if (!s.gotResponse) {
-        this.failStream(s, new RpcError(Code.INTERNAL, "protocol error: unary call ended without a response message", { metadata: trailer }), false);
+        this.failStream(
+          s,
+          new RpcError(Code.INTERNAL, "protocol error: unary call ended without a response message", { metadata: trailer }),
+          false,
+        );
         return;
       }
       this.cleanup(s);
@@ -431,7 +439,10 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
   }
 
   protected onMessageTooLarge(s: ClientStream, size: number): void {
-    this.cancel(s, new RpcError(Code.RESOURCE_EXHAUSTED, `response message of ${size} bytes exceeds the limit of ${this.local.maxMessageSize}`));
+    this.cancel(
+      s,
+      new RpcError(Code.RESOURCE_EXHAUSTED, `response message of ${size} bytes exceeds the limit of ${this.local.maxMessageSize}`),
+    );
   }
 
   protected onDeadline(s: ClientStream): void {

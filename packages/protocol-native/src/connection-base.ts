@@ -2,7 +2,15 @@ import { Code, RpcError } from "@petrel/core";
 import type { ByteChannel, ChannelEvents, Clock } from "./channel.js";
 import { systemClock } from "./channel.js";
 import { parseGoAway, type GoAway } from "./goaway-payload.js";
-import { DEFAULT_MAX_FRAME_SIZE, ErrorCode, FrameFlag, FrameType, PROTOCOL_VERSION, errorCodeName, unsupportedVersionMessage } from "./frame-types.js";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  ErrorCode,
+  FrameFlag,
+  FrameType,
+  PROTOCOL_VERSION,
+  errorCodeName,
+  unsupportedVersionMessage,
+} from "./frame-types.js";
 import { FrameReader } from "./frame-reader.js";
 import { FrameWriter } from "./frame-writer.js";
 import type { StreamBase, PendingMessage } from "./native-stream.js";
@@ -104,7 +112,9 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     const err =
       this.closeError ?? new RpcError(Code.UNAVAILABLE, error !== undefined ? `connection lost: ${error.message}` : "connection closed");
     this.closeError = err;
-    this.streams.forEach((s) => this.failStream(s, err, false));
+    this.streams.forEach((s) => {
+      this.failStream(s, err, false);
+    });
     for (const s of this.blockedStreams) s.wake();
     this.blockedStreams.length = 0;
     this.onClosed(err);
@@ -159,7 +169,11 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     const first = this.peer === DEFAULT_SETTINGS;
     this.peer = s;
     if (first) this.connSendWindow += s.initialConnectionWindow - DEFAULT_SETTINGS.initialConnectionWindow;
-    if (delta !== 0) this.streams.forEach((st) => (st.sendWindow += delta));
+    if (delta !== 0) {
+      this.streams.forEach((st) => {
+        st.sendWindow += delta;
+      });
+    }
     this.writer.writeSettingsAck();
     this.scheduleFlush();
     this.resumeBlocked();
@@ -182,7 +196,8 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     const len = payload.length;
     this.connRecvWindow -= len;
     if (this.connRecvWindow < 0) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, "peer overran the connection window");
-    if ((flags & FrameFlag.COMPRESSED) !== 0) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "COMPRESSED flag without a negotiated compression");
+    if ((flags & FrameFlag.COMPRESSED) !== 0)
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "COMPRESSED flag without a negotiated compression");
     const s = this.streamForMessage(streamId);
     if (s === undefined || !s.remoteOpen) {
       // A stream we finished (e.g. cancelled) may still receive in-flight frames: drop them,
@@ -233,7 +248,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
       this.connCreditPending = 0;
       this.scheduleFlush();
     }
-    if (s !== undefined && s.remoteOpen && !s.done) {
+    if (s?.remoteOpen && !s.done) {
       s.creditPending += n;
       if (s.creditPending >= this.local.initialStreamWindow >>> 2) {
         this.writer.writeWindowUpdate(s.id, s.creditPending);
@@ -385,7 +400,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   // ---- timers ---------------------------------------------------------------------------
 
   /** Registers a stream with a deadline with the coarse deadline sweeper. */
-  protected trackDeadline(s: S): void {
+  protected trackDeadline(_s: S): void {
     this.deadlineStreams++;
     if (this.deadlineTimer === undefined) this.armDeadlineTimer();
   }

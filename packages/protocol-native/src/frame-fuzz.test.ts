@@ -86,7 +86,10 @@ function feed(bytes: Uint8Array, cuts: number[], expectPreface: boolean, maxFram
     } catch (e) {
       rethrowUnlessProtocolError(e);
       // Dead readers stay dead with the same error.
-      assert.throws(() => reader.push(bytes.subarray(0, 1)), (x) => x === e);
+      assert.throws(
+        () => reader.push(bytes.subarray(0, 1)),
+        (x) => x === e,
+      );
       return e as ProtocolError;
     }
     off += n;
@@ -112,31 +115,55 @@ const metadata = fc
 type Op = (w: FrameWriter) => void;
 
 const frameOp: fc.Arbitrary<Op> = fc.oneof(
-  fc
-    .record({ f: fc.integer({ min: 16_384, max: 1 << 24 }), c: fc.subarray(["proto", "json", "x+y"]), k: fc.nat() })
-    .map(({ f, c, k }) => (w: FrameWriter) => w.writeSettings({ maxFrameSize: f, codecs: c, keepaliveMs: k })),
+  fc.record({ f: fc.integer({ min: 16_384, max: 1 << 24 }), c: fc.subarray(["proto", "json", "x+y"]), k: fc.nat() }).map(
+    ({ f, c, k }) =>
+      (w: FrameWriter) =>
+        w.writeSettings({ maxFrameSize: f, codecs: c, keepaliveMs: k }),
+  ),
   fc.constant((w: FrameWriter) => w.writeSettingsAck()),
   fc
     .record({ id: streamId, codec: fc.constantFrom("proto", "json"), path: text, t: fc.option(fc.nat()), md: metadata, end: fc.boolean() })
-    .map(({ id, codec, path, t, md, end }) => (w: FrameWriter) => w.writeRequestHeaders(id, codec, path, t ?? undefined, md, end)),
-  fc.record({ id: streamId, md: metadata }).map(({ id, md }) => (w: FrameWriter) => w.writeResponseHeaders(id, md)),
-  fc
-    .record({ id: streamId, flags: fc.constantFrom(0, 1, 2, 4, 5, 6), b: bytes(40) })
-    .map(({ id, flags, b }) => (w: FrameWriter) => w.writeMessage(id, flags, b)),
-  fc
-    .record({ id: streamId, code: fc.integer({ min: 0, max: 16 }), m: text, d: bytes(6), md: metadata })
-    .map(({ id, code, m, d, md }) => (w: FrameWriter) => w.writeTrailers(id, code, m, d, md)),
+    .map(
+      ({ id, codec, path, t, md, end }) =>
+        (w: FrameWriter) =>
+          w.writeRequestHeaders(id, codec, path, t ?? undefined, md, end),
+    ),
+  fc.record({ id: streamId, md: metadata }).map(
+    ({ id, md }) =>
+      (w: FrameWriter) =>
+        w.writeResponseHeaders(id, md),
+  ),
+  fc.record({ id: streamId, flags: fc.constantFrom(0, 1, 2, 4, 5, 6), b: bytes(40) }).map(
+    ({ id, flags, b }) =>
+      (w: FrameWriter) =>
+        w.writeMessage(id, flags, b),
+  ),
+  fc.record({ id: streamId, code: fc.integer({ min: 0, max: 16 }), m: text, d: bytes(6), md: metadata }).map(
+    ({ id, code, m, d, md }) =>
+      (w: FrameWriter) =>
+        w.writeTrailers(id, code, m, d, md),
+  ),
   streamId.map((id) => (w: FrameWriter) => w.writeHalfClose(id)),
-  fc
-    .record({ id: streamId, code: fc.integer({ min: 0, max: 16 }), r: text })
-    .map(({ id, code, r }) => (w: FrameWriter) => w.writeCancel(id, code, r)),
-  fc
-    .record({ id: fc.nat(5), inc: fc.integer({ min: 1, max: 0x7fffffff }) })
-    .map(({ id, inc }) => (w: FrameWriter) => w.writeWindowUpdate(id, inc)),
-  fc.record({ d: fc.uint8Array({ minLength: 8, maxLength: 8 }), ack: fc.boolean() }).map(({ d, ack }) => (w: FrameWriter) => w.writePing(d, ack)),
-  fc
-    .record({ last: fc.nat(), code: fc.nat(255), d: text })
-    .map(({ last, code, d }) => (w: FrameWriter) => w.writeGoAway(last, code, d)),
+  fc.record({ id: streamId, code: fc.integer({ min: 0, max: 16 }), r: text }).map(
+    ({ id, code, r }) =>
+      (w: FrameWriter) =>
+        w.writeCancel(id, code, r),
+  ),
+  fc.record({ id: fc.nat(5), inc: fc.integer({ min: 1, max: 0x7fffffff }) }).map(
+    ({ id, inc }) =>
+      (w: FrameWriter) =>
+        w.writeWindowUpdate(id, inc),
+  ),
+  fc.record({ d: fc.uint8Array({ minLength: 8, maxLength: 8 }), ack: fc.boolean() }).map(
+    ({ d, ack }) =>
+      (w: FrameWriter) =>
+        w.writePing(d, ack),
+  ),
+  fc.record({ last: fc.nat(), code: fc.nat(255), d: text }).map(
+    ({ last, code, d }) =>
+      (w: FrameWriter) =>
+        w.writeGoAway(last, code, d),
+  ),
 );
 
 /** A valid connection byte stream plus the offsets where its frames start. */

@@ -156,7 +156,10 @@ describe("FrameReader validation", () => {
     const first = expectCode(() => reader.push(rawFrame(42, 0, 1, bin())), ErrorCode.PROTOCOL_ERROR);
     assert.equal(reader.active, false);
     assert.equal(reader.error, first);
-    assert.throws(() => reader.push(rawFrame(FrameType.HALF_CLOSE, 0, 1, bin())), (e) => e === first);
+    assert.throws(
+      () => reader.push(rawFrame(FrameType.HALF_CLOSE, 0, 1, bin())),
+      (e) => e === first,
+    );
     assert.equal(frames.length, 0);
   });
 
@@ -214,8 +217,14 @@ describe("FrameReader delivery", () => {
         throw boom;
       },
     });
-    assert.throws(() => reader.push(rawFrame(FrameType.HALF_CLOSE, 0, 1, bin())), (e) => e === boom);
-    assert.throws(() => reader.push(bin()), (e) => e === boom);
+    assert.throws(
+      () => reader.push(rawFrame(FrameType.HALF_CLOSE, 0, 1, bin())),
+      (e) => e === boom,
+    );
+    assert.throws(
+      () => reader.push(bin()),
+      (e) => e === boom,
+    );
   });
 
   it("refuses re-entrant push", () => {

@@ -212,7 +212,10 @@ export class FrameReader {
   private check(type: number, flags: number, streamId: number, plen: number): void {
     if (type > MAX_FRAME_TYPE) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `petrel: unknown frame type ${type}`);
     if (plen > this.maxFrameSize) {
-      throw new ProtocolError(ErrorCode.FRAME_SIZE_ERROR, `petrel: ${frameTypeName(type)} payload of ${plen} bytes exceeds MAX_FRAME_SIZE ${this.maxFrameSize}`);
+      throw new ProtocolError(
+        ErrorCode.FRAME_SIZE_ERROR,
+        `petrel: ${frameTypeName(type)} payload of ${plen} bytes exceeds MAX_FRAME_SIZE ${this.maxFrameSize}`,
+      );
     }
     if (this.needSettings) {
       if (type !== FrameType.SETTINGS || (flags & FrameFlag.ACK) !== 0) {

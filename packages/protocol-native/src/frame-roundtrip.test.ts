@@ -109,12 +109,22 @@ function checkEverything(frames: Frame[], versions: number[]): void {
     timeoutMs: 1500,
     metadata: ["x-user", "ada", "trace-bin", bin(0, 1, 255), "x-user", "béa"],
   });
-  assert.deepEqual(parseRequestHeaders(p[3] as Uint8Array, FrameFlag.END_STREAM), { codec: "json", path: "/a/b", timeoutMs: undefined, metadata: [] });
+  assert.deepEqual(parseRequestHeaders(p[3] as Uint8Array, FrameFlag.END_STREAM), {
+    codec: "json",
+    path: "/a/b",
+    timeoutMs: undefined,
+    metadata: [],
+  });
   assert.deepEqual(parseMetadataBlock(p[4] as Uint8Array), ["server", "petrel"]);
   assert.deepEqual(p[5], bin(1, 2, 3));
   assert.deepEqual(p[6], bin());
   assert.deepEqual(p[7], bin());
-  assert.deepEqual(parseTrailers(p[8] as Uint8Array), { code: 5, message: "not found: ✓", details: bin(9, 8, 7), metadata: ["retry-bin", bin(1)] });
+  assert.deepEqual(parseTrailers(p[8] as Uint8Array), {
+    code: 5,
+    message: "not found: ✓",
+    details: bin(9, 8, 7),
+    metadata: ["retry-bin", bin(1)],
+  });
   assert.deepEqual(parseCancel(p[9] as Uint8Array), { code: 4, reason: "deadline ⏰" });
   assert.equal(parseWindowUpdate(p[10] as Uint8Array), 0x7fffffff);
   assert.equal(parseWindowUpdate(p[11] as Uint8Array), 1);
@@ -150,7 +160,12 @@ describe("frame round trips", () => {
       for (let j = i; j <= bytes.length; j++) {
         const { frames } = readAll([bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)]);
         assert.equal(frames.length, 2);
-        assert.deepEqual(parseTrailers(frames[0]?.payload as Uint8Array), { code: 13, message: "boom", details: bin(1, 2), metadata: ["a", "b"] });
+        assert.deepEqual(parseTrailers(frames[0]?.payload as Uint8Array), {
+          code: 13,
+          message: "boom",
+          details: bin(1, 2),
+          metadata: ["a", "b"],
+        });
         assert.deepEqual(frames[1]?.payload, bin(4, 5, 6, 7));
       }
     }

@@ -14,7 +14,10 @@ const bin = (...xs: number[]) => new Uint8Array(xs);
 
 function frames(bytes: Uint8Array): Frame[] {
   const out: Frame[] = [];
-  new FrameReader({ onFrame: (type, flags, streamId, payload) => out.push({ type, flags, streamId, payload }) }, { maxFrameSize: 1 << 24 }).push(bytes);
+  new FrameReader(
+    { onFrame: (type, flags, streamId, payload) => out.push({ type, flags, streamId, payload }) },
+    { maxFrameSize: 1 << 24 },
+  ).push(bytes);
   return out;
 }
 

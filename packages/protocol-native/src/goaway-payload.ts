@@ -14,7 +14,8 @@ export interface GoAway {
 
 /** Appends a GOAWAY payload; debug text over 65535 UTF-8 bytes is truncated at a character boundary. */
 export function writeGoAwayPayload(sink: ByteSink, lastStreamId: number, errorCode: number, debug: string): void {
-  if (!Number.isInteger(errorCode) || errorCode < 0 || errorCode > 0xff) throw new RangeError(`petrel: invalid GOAWAY error code ${errorCode}`);
+  if (!Number.isInteger(errorCode) || errorCode < 0 || errorCode > 0xff)
+    throw new RangeError(`petrel: invalid GOAWAY error code ${errorCode}`);
   sink.u32(lastStreamId);
   sink.u8(errorCode);
   const at = sink.pos;

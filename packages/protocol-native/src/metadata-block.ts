@@ -31,7 +31,9 @@ function isBinaryKeyBytes(b: Uint8Array, start: number, end: number): boolean {
 /** Whether the key string ends in "-bin"; charCodeAt avoids endsWith's overhead on the hot path. */
 function isBinaryKey(k: string): boolean {
   const n = k.length;
-  return n >= 4 && k.charCodeAt(n - 4) === 0x2d && k.charCodeAt(n - 3) === 0x62 && k.charCodeAt(n - 2) === 0x69 && k.charCodeAt(n - 1) === 0x6e;
+  return (
+    n >= 4 && k.charCodeAt(n - 4) === 0x2d && k.charCodeAt(n - 3) === 0x62 && k.charCodeAt(n - 2) === 0x69 && k.charCodeAt(n - 1) === 0x6e
+  );
 }
 
 /**
@@ -61,7 +63,8 @@ export function writeMetadataBlock(sink: ByteSink, flat: ReadonlyArray<string | 
   for (let i = 0; i < n; i += 2) {
     const key = flat[i];
     const value = flat[i + 1];
-    if (typeof key !== "string" || key.length === 0 || key.length > 0xffff) throw new TypeError(`petrel: invalid metadata key "${String(key)}"`);
+    if (typeof key !== "string" || key.length === 0 || key.length > 0xffff)
+      throw new TypeError(`petrel: invalid metadata key "${String(key)}"`);
     const kl = key.length;
     sink.u16(kl);
     sink.ensure(kl);

@@ -1,4 +1,14 @@
-import { Code, RpcError, createDefaultCodecRegistry, type CodecRegistry, type StreamRequest, type StreamResponse, type Transport, type UnaryRequest, type UnaryResponse } from "@petrel/core";
+import {
+  Code,
+  RpcError,
+  createDefaultCodecRegistry,
+  type CodecRegistry,
+  type StreamRequest,
+  type StreamResponse,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@petrel/core";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { systemClock, type Dialer } from "./channel.js";
 import { ClientConnection, type ClientConnectionListener } from "./client-connection.js";
@@ -59,7 +69,14 @@ export function createNativeClientTransport(options: NativeTransportOptions): Cl
   const size = Math.max(1, options.poolSize ?? 1);
   const slots: Slot[] = [];
   for (let i = 0; i < size; i++) {
-    slots.push({ state: "idle", conn: undefined, backoff: new Backoff(options.backoff), waiters: [], lastError: undefined, timer: undefined });
+    slots.push({
+      state: "idle",
+      conn: undefined,
+      backoff: new Backoff(options.backoff),
+      waiters: [],
+      lastError: undefined,
+      timer: undefined,
+    });
   }
   const draining = new Set<ClientConnection>();
   let next = 0;
@@ -150,7 +167,9 @@ export function createNativeClientTransport(options: NativeTransportOptions): Cl
   }
 
   return {
-    unary<I extends import("@bufbuild/protobuf").DescMessage, O extends import("@bufbuild/protobuf").DescMessage>(req: UnaryRequest<I>): Promise<UnaryResponse<O>> {
+    unary<I extends import("@bufbuild/protobuf").DescMessage, O extends import("@bufbuild/protobuf").DescMessage>(
+      req: UnaryRequest<I>,
+    ): Promise<UnaryResponse<O>> {
       let c: ClientConnection | Promise<ClientConnection>;
       try {
         c = pick();
@@ -160,7 +179,9 @@ export function createNativeClientTransport(options: NativeTransportOptions): Cl
       if (c instanceof ClientConnection) return c.unary(req as UnaryRequest) as Promise<UnaryResponse<O>>;
       return c.then((conn) => conn.unary(req as UnaryRequest)) as Promise<UnaryResponse<O>>;
     },
-    async stream<I extends import("@bufbuild/protobuf").DescMessage, O extends import("@bufbuild/protobuf").DescMessage>(req: StreamRequest<I>): Promise<StreamResponse<O>> {
+    async stream<I extends import("@bufbuild/protobuf").DescMessage, O extends import("@bufbuild/protobuf").DescMessage>(
+      req: StreamRequest<I>,
+    ): Promise<StreamResponse<O>> {
       const conn = await pick();
       return (await conn.stream(req as StreamRequest)) as StreamResponse<O>;
     },

@@ -42,7 +42,9 @@ function encode(fn: (s: ByteSink) => void): Uint8Array {
 describe("SETTINGS payload", () => {
   it("fills defaults, skips unknown ids and keeps the last of a repeated id", () => {
     assert.deepEqual(parseSettings(bin()), { ...DEFAULT_SETTINGS, codecs: ["proto"], compressions: ["identity"] });
-    const s = parseSettings(bin(0, 99, 0, 3, 1, 2, 3, 0, SettingId.MAX_CONCURRENT_STREAMS, 0, 4, ...u32(5), 0, SettingId.MAX_CONCURRENT_STREAMS, 0, 4, ...u32(6)));
+    const s = parseSettings(
+      bin(0, 99, 0, 3, 1, 2, 3, 0, SettingId.MAX_CONCURRENT_STREAMS, 0, 4, ...u32(5), 0, SettingId.MAX_CONCURRENT_STREAMS, 0, 4, ...u32(6)),
+    );
     assert.equal(s.maxConcurrentStreams, 6);
     assert.equal(s.maxFrameSize, DEFAULT_SETTINGS.maxFrameSize);
   });
@@ -98,7 +100,8 @@ describe("metadata block", () => {
     ["invalid UTF-8 in a string value", [0, 1, ...u16(1), ...ascii("a"), ...u32(2), 0xc3, 0x28]],
     ["a lone continuation byte in a long value", [0, 1, ...u16(1), ...ascii("a"), ...u32(40), ...new Array(39).fill(0x61), 0x80]],
   ];
-  for (const [name, bytes] of bad) it(`rejects ${name}`, () => expectCode(() => parseMetadataBlock(new Uint8Array(bytes)), ErrorCode.PROTOCOL_ERROR));
+  for (const [name, bytes] of bad)
+    it(`rejects ${name}`, () => expectCode(() => parseMetadataBlock(new Uint8Array(bytes)), ErrorCode.PROTOCOL_ERROR));
 
   it("accepts invalid UTF-8 in a -bin value (it is bytes)", () => {
     assert.deepEqual(parseMetadataBlock(bin(0, 1, ...u16(5), ...ascii("a-bin"), ...u32(1), 0xff)), ["a-bin", bin(0xff)]);

@@ -136,7 +136,8 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
 
   /** A frame on a stream the client never opened is a connection error (spec §7.1). */
   private checkOpened(streamId: number): void {
-    if (streamId > this.lastStreamId) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
+    if (streamId > this.lastStreamId)
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
   }
 
   protected onStreamFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void {
@@ -154,7 +155,10 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
         const c = parseCancel(payload);
         const s = this.streams.get(streamId);
         if (s === undefined) return;
-        const err = new RpcError(c.code === Code.DEADLINE_EXCEEDED ? Code.DEADLINE_EXCEEDED : Code.CANCELLED, c.reason || "cancelled by client");
+        const err = new RpcError(
+          c.code === Code.DEADLINE_EXCEEDED ? Code.DEADLINE_EXCEEDED : Code.CANCELLED,
+          c.reason || "cancelled by client",
+        );
         s.ctx.abort(err);
         s.input?.fail(err, true);
         this.releaseStream(s);
@@ -243,7 +247,10 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       message = s.codec.decode(s.handler.method.input, bytes);
     } catch (e) {
       this.returnCredit(s, credit);
-      this.finishWithError(s, new RpcError(Code.INVALID_ARGUMENT, `cannot decode request ${s.handler.method.input.typeName}: ${(e as Error).message}`));
+      this.finishWithError(
+        s,
+        new RpcError(Code.INVALID_ARGUMENT, `cannot decode request ${s.handler.method.input.typeName}: ${(e as Error).message}`),
+      );
       return;
     }
     if (s.kind === UNARY) {
@@ -270,7 +277,10 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   }
 
   protected onMessageTooLarge(s: ServerStream, size: number): void {
-    this.finishWithError(s, new RpcError(Code.RESOURCE_EXHAUSTED, `request message of ${size} bytes exceeds the limit of ${this.local.maxMessageSize}`));
+    this.finishWithError(
+      s,
+      new RpcError(Code.RESOURCE_EXHAUSTED, `request message of ${size} bytes exceeds the limit of ${this.local.maxMessageSize}`),
+    );
   }
 
   protected onDeadline(s: ServerStream): void {

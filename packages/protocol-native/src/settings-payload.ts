@@ -119,7 +119,8 @@ export function parseSettings(payload: Uint8Array): Settings {
     switch (id) {
       case SettingId.MAX_FRAME_SIZE: {
         const v = u32Value(cur, len);
-        if (v < MIN_MAX_FRAME_SIZE || v > MAX_MAX_FRAME_SIZE) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `petrel: SETTINGS MAX_FRAME_SIZE ${v} out of range`);
+        if (v < MIN_MAX_FRAME_SIZE || v > MAX_MAX_FRAME_SIZE)
+          throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `petrel: SETTINGS MAX_FRAME_SIZE ${v} out of range`);
         s.maxFrameSize = v;
         break;
       }

@@ -119,7 +119,8 @@ export function describeTransportConformance(name: string, setup: ConformanceSet
       assert.equal(probe.lastHeaders["x-echo"], "v1");
       assert.equal(header?.get("x-echo"), "v1");
       assert.equal(trailer?.get("x-echo-trailer"), "v1");
-      assert.deepEqual([...(trailer?.get("x-echo-bin") as Uint8Array)], [...bin]);
+      assert.ok(trailer !== undefined);
+      assert.deepEqual([...(trailer.get("x-echo-bin") as Uint8Array)], [...bin]);
     });
 
     it("the deadline reaches the handler", async () => {
@@ -144,7 +145,9 @@ export function describeTransportConformance(name: string, setup: ConformanceSet
 
     it("server streaming delivers every message in order, then trailers", async () => {
       let trailer: Metadata | undefined;
-      const msgs = await drain(client.serverStream({ text: "s", count: 5 }, { headers: { "x-echo": "st" }, onTrailer: (t) => (trailer = t) }));
+      const msgs = await drain(
+        client.serverStream({ text: "s", count: 5 }, { headers: { "x-echo": "st" }, onTrailer: (t) => (trailer = t) }),
+      );
       assert.deepEqual(
         msgs.map((m) => m.count),
         [0, 1, 2, 3, 4],

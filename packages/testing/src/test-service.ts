@@ -1,5 +1,5 @@
-import { Code, RpcError, type HandlerContext, type ServiceImpl } from "@petrel/core";
-import { TestService, type EchoRequest } from "./gen/petrel/testing/v1/test_pb.js";
+import { type Code, RpcError, type HandlerContext, type ServiceImpl } from "@petrel/core";
+import type { TestService, EchoRequest } from "./gen/petrel/testing/v1/test_pb.js";
 
 /** Observations a test can make about what the server saw. */
 export interface TestServiceProbe {
