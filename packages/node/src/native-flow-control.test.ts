@@ -226,8 +226,6 @@ describe("petrel/1 flow control: client side", () => {
   const FITS = 16_381;
   // 64 KiB payloads encode to 65540 bytes: each message is a 65536-byte CONTINUED frame plus a
   // 4-byte last frame (the default MAX_FRAME_SIZE is 65536); 256 KiB ones to four frames.
-  const MULTI_FRAME_TODO =
-    "CONTINUED chunks are credited back on arrival (connection-base.ts onMessageFrame), so only the last frame of a multi-frame message counts against the window: a slow reader buffers many windows' worth";
 
   for (const kind of ["bidi", "server-stream"] as const) {
     const who = kind === "bidi" ? "slow server reader: the client's request generator" : "slow client reader: the server's handler";
@@ -241,7 +239,6 @@ describe("petrel/1 flow control: client side", () => {
     for (const payloadBytes of [64 * 1024, 256 * 1024]) {
       it(`${kind}, ${who} runs ahead only by the stream window (${payloadBytes / 1024} KiB messages, several frames each)`, {
         timeout: 60_000,
-        todo: MULTI_FRAME_TODO,
       }, async () => {
         const { ahead, messageSize } = await maxRunAhead(kind, payloadBytes, payloadBytes > 100_000 ? 60 : 150);
         const bound = Math.ceil(DEFAULT_INITIAL_STREAM_WINDOW / messageSize) + 2;
@@ -256,7 +253,6 @@ describe("petrel/1 flow control: client side", () => {
 
   it("a server advertising windows below the defaults accepts a first call pipelined within the defaults (§5.1)", {
     timeout: 30_000,
-    todo: "the server enforces its smaller receive window before the client could have seen it: GOAWAY FLOW_CONTROL_ERROR",
   }, async () => {
     const settings = { initialStreamWindow: 20_000, initialConnectionWindow: 70_000 };
     const server = createNativeServer({ router: createRouter().service(TestService, createTestServiceImpl()), settings });
@@ -272,7 +268,6 @@ describe("petrel/1 flow control: client side", () => {
 
   it("an empty message on a stream whose send window went negative is a well-formed zero-length MESSAGE (§5.1, §8)", {
     timeout: 30_000,
-    todo: "ConnectionBase.writeChunks writes a MESSAGE with a negative length (header 0xFFFxxxxx) when the window is negative and the message is empty",
   }, async () => {
     // A fake server: it lets the client pipeline 100 KB under the default window, then sends
     // SETTINGS with a 20000-byte stream window, which leaves the client's window at about -80000.

@@ -24,7 +24,7 @@ export class RawPeer {
           this.wake();
         },
       },
-      { expectPreface: true, maxFrameSize: 16 * 1024 * 1024 },
+      { expectPreface: true, requireSettingsFirst: false, maxFrameSize: 16 * 1024 * 1024 },
     );
     socket.on("data", (chunk) => {
       try {

@@ -153,7 +153,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       this.draining = true;
       this.listener.onDraining(this);
     }
-    const s = new ClientStream(id, this.peer.initialStreamWindow, this.local.initialStreamWindow);
+    const s = new ClientStream(id, this.peer.initialStreamWindow, this.initialRecvWindow());
     s.kind = kind;
     s.codec = codec;
     s.output = req.method.output;
@@ -274,7 +274,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       s.credits.length = 0;
       s.creditHead = 0;
     }
-    if (credit !== undefined) this.returnCredit(s, credit);
+    if (credit !== undefined) this.messageConsumed(s, credit);
   }
 
   /** Cancels a call: CANCEL to the server, the error to the caller. */
@@ -293,7 +293,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
   }
 
   /** A server frame on a stream this client never opened is a connection error (spec §7.1). */
-  private checkOpened(streamId: number): void {
+  protected checkOpened(streamId: number): void {
     if (streamId >= this.nextStreamId)
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
   }
@@ -376,6 +376,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       return;
     }
     s.credits.push(credit);
+    s.unconsumed++;
     this.settleStream(s);
     (s.queue as AsyncQueue<MessageShape<DescMessage>>).push(message);
   }

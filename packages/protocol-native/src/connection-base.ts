@@ -60,6 +60,13 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
 
   private connSendWindow = DEFAULT_SETTINGS.initialConnectionWindow;
   private connRecvWindow: number;
+  /** Whether the peer's SETTINGS / its ACK of ours arrived (each exactly once, spec §2.2). */
+  private peerSettingsSeen = false;
+  private settingsAcked = false;
+  /** Set once our preface was written (a server writes it only after the client's, spec §2.1). */
+  private helloSent = false;
+  /** Set after a connection error: further input is ignored while the channel closes. */
+  private failed = false;
   private connCreditPending = 0;
   private readonly blockedStreams: S[] = [];
   private flushScheduled = false;
@@ -77,7 +84,8 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
 
   constructor(options: ConnectionOptions, isServer: boolean) {
     this.local = { ...DEFAULT_SETTINGS, ...options.settings };
-    this.connRecvWindow = this.local.initialConnectionWindow;
+    // Until the peer ACKs our SETTINGS it may use the defaults (spec §5.1).
+    this.connRecvWindow = Math.max(this.local.initialConnectionWindow, DEFAULT_SETTINGS.initialConnectionWindow);
     this.clock = options.clock ?? systemClock;
     this.schedule = options.schedule ?? queueMicrotask;
     this.keepaliveMs = options.keepaliveMs ?? (isServer ? 0 : 30_000);
@@ -86,7 +94,13 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     this.lastActivity = this.clock.now();
     this.idleSince = this.lastActivity;
     // Until the peer ACKs our SETTINGS it may send frames up to the default size (spec §5.1).
-    this.reader = new FrameReader(this, { expectPreface: true, maxFrameSize: Math.max(this.local.maxFrameSize, DEFAULT_MAX_FRAME_SIZE) });
+    // A client may see GOAWAY first (a server refusing its version), so it checks "SETTINGS
+    // first" itself in onFrame; a server leaves that to the reader.
+    this.reader = new FrameReader(this, {
+      expectPreface: true,
+      requireSettingsFirst: isServer,
+      maxFrameSize: Math.max(this.local.maxFrameSize, DEFAULT_MAX_FRAME_SIZE),
+    });
   }
 
   // ---- channel events -------------------------------------------------------------------
@@ -94,7 +108,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   abstract onOpen(): void;
 
   onData(chunk: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || this.failed) return;
     this.lastActivity = this.clock.now();
     this.pingSentAt = undefined;
     try {
@@ -128,18 +142,28 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   /** FrameHandler: the peer's preface. */
   onPreface(version: number): void {
     if (version !== PROTOCOL_VERSION) this.onUnsupportedVersion(version);
+    else this.onPrefaceOk();
   }
+
+  /** The peer's preface carried our version. */
+  protected onPrefaceOk(): void {}
 
   protected abstract onUnsupportedVersion(version: number): void;
 
   /** FrameHandler: one frame. Exceptions become connection errors (see onData). */
   onFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void {
+    if (!this.peerSettingsSeen && type !== FrameType.SETTINGS && type !== FrameType.GOAWAY) {
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "the first frame must be SETTINGS");
+    }
     switch (type) {
       case FrameType.MESSAGE:
         return this.onMessageFrame(streamId, flags, payload);
       case FrameType.SETTINGS:
-        if ((flags & FrameFlag.ACK) === 0) this.onSettings(parseSettings(payload));
-        else this.reader.maxFrameSize = this.local.maxFrameSize;
+        if ((flags & FrameFlag.ACK) === 0) {
+          if (this.peerSettingsSeen) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "a second SETTINGS frame");
+          this.peerSettingsSeen = true;
+          this.onSettings(parseSettings(payload));
+        } else this.onSettingsAck();
         return;
       case FrameType.WINDOW_UPDATE:
         return this.onWindowUpdate(streamId, parseWindowUpdate(payload));
@@ -179,11 +203,37 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     this.resumeBlocked();
   }
 
+  /** Our SETTINGS took effect at the peer: the smaller limits we advertised now apply (spec §5.1). */
+  private onSettingsAck(): void {
+    if (this.settingsAcked || !this.helloSent) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "an unexpected SETTINGS ACK");
+    this.settingsAcked = true;
+    this.reader.maxFrameSize = this.local.maxFrameSize;
+    const connShrink = DEFAULT_SETTINGS.initialConnectionWindow - this.local.initialConnectionWindow;
+    if (connShrink > 0) this.connRecvWindow -= connShrink;
+    const streamShrink = DEFAULT_SETTINGS.initialStreamWindow - this.local.initialStreamWindow;
+    if (streamShrink > 0) {
+      this.streams.forEach((st) => {
+        st.recvWindow -= streamShrink;
+      });
+    }
+  }
+
+  /** The receive window a new stream starts with. */
+  protected initialRecvWindow(): number {
+    return this.settingsAcked
+      ? this.local.initialStreamWindow
+      : Math.max(this.local.initialStreamWindow, DEFAULT_SETTINGS.initialStreamWindow);
+  }
+
+  /** Throws PROTOCOL_ERROR for a frame on a stream id that was never opened (spec §7.1). */
+  protected abstract checkOpened(streamId: number): void;
+
   private onWindowUpdate(streamId: number, increment: number): void {
     if (streamId === 0) {
       this.connSendWindow += increment;
       if (this.connSendWindow > 0x7fff_ffff) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, "connection window overflow");
     } else {
+      this.checkOpened(streamId);
       const s = this.streams.get(streamId);
       if (s === undefined) return;
       s.sendWindow += increment;
@@ -212,9 +262,12 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
       if (s.chunks === undefined) s.chunks = [];
       s.chunks.push(payload);
       s.chunkBytes += len;
-      // Credit for partial messages goes back at once: withholding it could deadlock a message
-      // larger than the window; reassembly is bounded by maxMessageSize instead.
-      this.returnCredit(s, len);
+      // A partial message is credited at once while the application has read everything before
+      // it: withholding that credit could deadlock a message larger than the window, and
+      // reassembly is bounded by maxMessageSize. While complete messages wait unread, the credit
+      // is withheld until they are read, so a slow reader bounds what the peer may send.
+      if (s.unconsumed === 0) this.returnCredit(s, len);
+      else s.withheld += len;
       if (s.chunkBytes > this.local.maxMessageSize) this.onMessageTooLarge(s, s.chunkBytes);
       return;
     }
@@ -237,6 +290,17 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
 
   /** The peer sent a message over our limit: fail the stream with RESOURCE_EXHAUSTED. */
   protected abstract onMessageTooLarge(stream: S, size: number): void;
+
+  /** A queued message was read by the application: return its credit (and any withheld). */
+  protected messageConsumed(s: S, credit: number): void {
+    s.unconsumed--;
+    this.returnCredit(s, credit);
+    if (s.unconsumed === 0 && s.withheld > 0) {
+      const w = s.withheld;
+      s.withheld = 0;
+      this.returnCredit(s, w);
+    }
+  }
 
   /** Returns consumed bytes to the peer, in batches (a WINDOW_UPDATE per message would double the frames). */
   returnCredit(s: S | undefined, n: number): void {
@@ -313,7 +377,9 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
       if (n > maxFrame) n = maxFrame;
       if (n > s.sendWindow) n = s.sendWindow;
       if (n > this.connSendWindow) n = this.connSendWindow;
-      if (n <= 0 && remaining > 0) return false;
+      // A window can be negative after the peer shrank it; an empty message still goes out.
+      if (n < 0) n = 0;
+      if (n === 0 && remaining > 0) return false;
       const last = n === remaining;
       const flags = last ? m.flags : FrameFlag.CONTINUED;
       this.writer.writeMessage(s.id, flags, m.bytes, m.offset, n);
@@ -366,7 +432,8 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
 
   /** A protocol violation: GOAWAY with the error code, then close. The process keeps serving. */
   protected connectionError(e: unknown): void {
-    if (this.closed) return;
+    if (this.closed || this.failed) return;
+    this.failed = true;
     const code = e instanceof ProtocolError ? e.code : ErrorCode.INTERNAL_ERROR;
     const msg = e instanceof Error ? e.message : String(e);
     this.closeError = new RpcError(statusForGoAway(code), `petrel/1 connection error ${errorCodeName(code)}: ${msg}`);
@@ -378,6 +445,14 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   /** Sends GOAWAY and closes the channel once it is written. */
   protected sendGoAwayAndClose(code: number, debug: string): void {
     this.draining = true;
+    this.failed = true;
+    this.reader.stop();
+    if (!this.helloSent) {
+      // A peer that never sent a valid preface gets nothing back (spec §2.1).
+      this.channel?.end();
+      this.clock.setTimeout(() => this.channel?.destroy(), 2000);
+      return;
+    }
     try {
       this.writer.writeGoAway(this.lastStreamIdForGoAway(), code, debug);
     } catch {
@@ -465,8 +540,15 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
 
   /** Writes the preface and our SETTINGS. */
   protected writeHello(version: number = PROTOCOL_VERSION): void {
+    this.helloSent = true;
     this.writer.writePreface(version);
     this.writer.writeSettings(this.local);
+  }
+
+  /** Writes only the preface (a server refusing a version answers preface + GOAWAY). */
+  protected writePrefaceOnly(version: number = PROTOCOL_VERSION): void {
+    this.helloSent = true;
+    this.writer.writePreface(version);
   }
 
   /** The message for an unsupported version, for subclasses. */

@@ -18,6 +18,10 @@ export class StreamBase {
   recvWindow: number;
   /** Bytes the application consumed that we have not yet returned with WINDOW_UPDATE. */
   creditPending = 0;
+  /** Complete messages delivered to the application and not yet read. */
+  unconsumed = 0;
+  /** Credit of partial-message chunks held back while `unconsumed > 0`. */
+  withheld = 0;
   /** Messages waiting for credit, oldest first. */
   pendingOut: PendingMessage[] | undefined = undefined;
   /** Resolves the producer waiting for `pendingOut` to drain. */

@@ -76,9 +76,14 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
 
   /** The channel is connected: say hello. */
   onOpen(): void {
+    // The server speaks only after the client's preface (spec §2.1), so a non-petrel client
+    // gets no bytes back.
+    this.startHousekeeping();
+  }
+
+  protected override onPrefaceOk(): void {
     this.writeHello();
     this.flush();
-    this.startHousekeeping();
   }
 
   /** Number of calls in progress. */
@@ -87,8 +92,9 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   }
 
   protected onUnsupportedVersion(version: number): void {
-    this.reader.stop();
     this.closeError = new RpcError(Code.UNAVAILABLE, this.unsupported(version));
+    // Our preface names the version we speak; GOAWAY says why we close (spec §2.1).
+    this.writePrefaceOnly();
     this.sendGoAwayAndClose(ErrorCode.UNSUPPORTED_VERSION, this.unsupported(version));
   }
 
@@ -135,7 +141,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   }
 
   /** A frame on a stream the client never opened is a connection error (spec §7.1). */
-  private checkOpened(streamId: number): void {
+  protected checkOpened(streamId: number): void {
     if (streamId > this.lastStreamId)
       throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on stream ${streamId}, which was never opened`);
   }
@@ -200,7 +206,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     if (codec === undefined) return this.refuse(id, Code.UNIMPLEMENTED, `unsupported codec "${h.codec}"`);
     if (h.timeoutMs === 0) return this.refuse(id, Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started");
 
-    const s = new ServerStream(id, this.peer.initialStreamWindow, this.local.initialStreamWindow);
+    const s = new ServerStream(id, this.peer.initialStreamWindow, this.initialRecvWindow());
     const deadline = h.timeoutMs === undefined ? undefined : this.clock.now() + h.timeoutMs;
     s.handler = handler;
     s.codec = codec;
@@ -238,7 +244,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       s.credits.length = 0;
       s.creditHead = 0;
     }
-    if (credit !== undefined) this.returnCredit(s, credit);
+    if (credit !== undefined) this.messageConsumed(s, credit);
   }
 
   protected onStreamMessage(s: ServerStream, bytes: Uint8Array, credit: number, endStream: boolean): void {
@@ -265,6 +271,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       return;
     }
     s.credits.push(credit);
+    s.unconsumed++;
     const input = s.input as AsyncQueue<MessageShape<DescMessage>>;
     input.push(message);
     if (endStream) input.end();
