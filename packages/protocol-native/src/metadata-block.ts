@@ -10,7 +10,7 @@ import type { ByteSink } from "./byte-sink.js";
 import { ErrorCode } from "./frame-types.js";
 import { PayloadCursor } from "./payload-cursor.js";
 import { ProtocolError } from "./protocol-error.js";
-import { utf8Length } from "./utf8.js";
+import { internAscii, utf8Length } from "./utf8.js";
 
 /** Flat metadata: even indexes are keys, odd indexes values (`Uint8Array` iff the key ends in "-bin"). */
 export type MetadataFlat = Array<string | Uint8Array>;
@@ -111,11 +111,17 @@ export function readMetadataBlock(cur: PayloadCursor, maxBytes: number): Metadat
     const b = cur.b;
     const start = cur.pos;
     const end = start + kl;
-    let key = "";
+    let h = kl;
     for (let i = start; i < end; i++) {
       const c = b[i] as number;
       if (!isKeyChar(c)) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, `petrel: invalid metadata key character in ${cur.what}`);
-      key += String.fromCharCode(c);
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    let key: string;
+    if (kl <= 64) key = internAscii(b, start, end, h ^ (h >>> 9));
+    else {
+      key = "";
+      for (let i = start; i < end; i++) key += String.fromCharCode(b[i] as number);
     }
     cur.pos = end;
     const vl = cur.u32();
