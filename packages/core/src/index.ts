@@ -3,7 +3,8 @@ export { RpcError, toWireError, type ErrorDetail } from "./rpc-error.js";
 export { encodeStatusDetails, decodeStatusDetails } from "./status-details.js";
 export { Metadata, isBinaryKey, validateMetadataPair, type MetadataInit, type MetadataValue } from "./metadata.js";
 export { createCodecRegistry, type Codec, type CodecRegistry } from "./codec.js";
-export { protoBinaryCodec, protoJsonCodec, createDefaultCodecRegistry } from "./codec-protobuf.js";
+export { protoBinaryCodec, protoEsBinaryCodec, protoJsonCodec, createDefaultCodecRegistry } from "./codec-protobuf.js";
+export { protoFastCodec } from "./codec-protobuf-fast.js";
 export type { CallOptions } from "./call-options.js";
 export { methodPath, type Client, type ClientMethod, type MethodImpl, type ServiceImpl } from "./method-types.js";
 export {
