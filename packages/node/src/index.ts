@@ -7,6 +7,6 @@ import { installAsyncContext } from "./async-context.js";
 installAsyncContext();
 
 export { installAsyncContext } from "./async-context.js";
-export { createNativeServer, type NativeServer, type NativeServerOptions } from "./native-server.js";
+export { createNativeServer, handlerErrorChannel, type NativeServer, type NativeServerOptions } from "./native-server.js";
 export { createNativeTransport, type NativeTcpTransportOptions } from "./native-transport.js";
 export { bindSocket, parseHostPort, tcpDialer } from "./tcp-channel.js";

@@ -4,7 +4,7 @@ import { after, describe, it } from "node:test";
 import { Code, RpcError, createClient, createRouter, type Router } from "@petrel/core";
 import { FrameType, parseCancel, parseGoAway, parseTrailers } from "@petrel/protocol-native";
 import { TestService, createTestServiceImpl, eventually, type TestServiceProbe } from "@petrel/testing";
-import { createNativeServer, createNativeTransport, type NativeServerOptions } from "./index.js";
+import { createNativeServer, createNativeTransport, handlerErrorChannel, type NativeServerOptions } from "./index.js";
 import { RawPeer } from "./raw-peer-fixture.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -169,6 +169,22 @@ describe("petrel/1 lifecycle", () => {
     const { client: c } = client(port, { settings: { maxHeaderBytes: 300 } });
     assert.equal(await codeOf(c.echo({ text: "x" }, { headers: { "x-echo": "b".repeat(500) } })), Code.RESOURCE_EXHAUSTED);
     assert.equal((await c.echo({ text: "fine" }, { headers: { "x-echo": "short" } })).text, "fine");
+  });
+
+  it("a handler's plain Error is published on the diagnostics channel with its message, while the peer sees INTERNAL", async () => {
+    const { port } = await startServer();
+    const { client: c } = client(port);
+    const seen: Array<{ error: unknown; method: string }> = [];
+    const onMessage = (m: unknown) => seen.push(m as { error: unknown; method: string });
+    handlerErrorChannel.subscribe(onMessage);
+    try {
+      assert.equal(await codeOf(c.echo({ text: "throw-plain-error" })), Code.INTERNAL);
+      await eventually(() => seen.length > 0, 10_000, "diagnostics message");
+      assert.equal(seen[0]?.method, "Echo");
+      assert.match(String((seen[0]?.error as Error).message), /secret internal detail/);
+    } finally {
+      handlerErrorChannel.unsubscribe(onMessage);
+    }
   });
 
   it("keepalive detects a dead peer: calls fail UNAVAILABLE instead of hanging", async () => {

@@ -1,3 +1,4 @@
+import { channel as diagnosticsChannel } from "node:diagnostics_channel";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Router } from "@petrel/core";
 import { ServerConnection, type ServerConnectionOptions } from "@petrel/protocol-native";
@@ -24,6 +25,17 @@ export interface NativeServer {
   readonly connections: number;
 }
 
+/**
+ * `node:diagnostics_channel` on which handler failures are published as
+ * `{ error, method, peer }` (errors a peer only sees as INTERNAL included), for logging.
+ */
+export const handlerErrorChannel = diagnosticsChannel("petrel:server:handler-error");
+
+function publishHandlerError(error: unknown, ctx: import("@petrel/core").HandlerContext): void {
+  if (handlerErrorChannel.hasSubscribers)
+    handlerErrorChannel.publish({ error, method: ctx.method.name, service: ctx.service.typeName, peer: ctx.peer.address });
+}
+
 /** Creates a petrel/1 server over TCP for a router. */
 export function createNativeServer(options: NativeServerOptions): NativeServer {
   const conns = new Set<ServerConnection>();
@@ -46,7 +58,7 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
         }
       },
     });
-    conn = new ServerConnection(channel, { schedule: setImmediate, ...options, peerAddress });
+    conn = new ServerConnection(channel, { schedule: setImmediate, onHandlerError: publishHandlerError, ...options, peerAddress });
     conns.add(conn);
     conn.onOpen();
   };
