@@ -24,25 +24,26 @@
 import { create, protoInt64, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
 import { MAPPER_NONE, MAPPER_STRUCT, mapperOf, setOwn, structToLocal, structToReflect } from "./proto-wkt.js";
+import {
+  T_DOUBLE,
+  T_FLOAT,
+  T_INT64,
+  T_UINT64,
+  T_INT32,
+  T_FIXED64,
+  T_FIXED32,
+  T_BOOL,
+  T_STRING,
+  T_BYTES,
+  T_UINT32,
+  T_SFIXED32,
+  T_SFIXED64,
+  T_SINT32,
+  T_SINT64,
+} from "./proto-scalar.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: messages are accessed reflectively
 type Any = any;
-
-const T_DOUBLE = 1;
-const T_FLOAT = 2;
-const T_INT64 = 3;
-const T_UINT64 = 4;
-const T_INT32 = 5;
-const T_FIXED64 = 6;
-const T_FIXED32 = 7;
-const T_BOOL = 8;
-const T_STRING = 9;
-const T_BYTES = 12;
-const T_UINT32 = 13;
-const T_SFIXED32 = 15;
-const T_SFIXED64 = 16;
-const T_SINT32 = 17;
-const T_SINT64 = 18;
 
 const WT_VARINT = 0;
 const WT_BIT64 = 1;

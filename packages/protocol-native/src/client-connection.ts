@@ -47,8 +47,6 @@ class ClientStream extends StreamBase {
   reject!: (e: unknown) => void;
   settled = false;
   queue: AsyncQueue<MessageShape<DescMessage>> | undefined = undefined;
-  credits: number[] = [];
-  creditHead = 0;
   onAbort: (() => void) | undefined = undefined;
 }
 
@@ -232,7 +230,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       s.reject = reject;
       s.trailer = new Metadata();
       s.queue = new AsyncQueue<MessageShape<DescMessage>>(
-        () => this.consumed(s),
+        () => this.nextConsumed(s),
         () => this.cancel(s, new RpcError(Code.CANCELLED, "client stopped reading the response stream")),
       );
       void this.pumpRequests(s, req.message);
@@ -265,16 +263,6 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     } finally {
       if (!finished) it.return?.()?.catch(() => {});
     }
-  }
-
-  private consumed(s: ClientStream): void {
-    const credit = s.credits[s.creditHead];
-    s.credits[s.creditHead++] = 0;
-    if (s.creditHead === s.credits.length) {
-      s.credits.length = 0;
-      s.creditHead = 0;
-    }
-    if (credit !== undefined) this.messageConsumed(s, credit);
   }
 
   /** Cancels a call: CANCEL to the server, the error to the caller. */
@@ -375,8 +363,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       s.response = message;
       return;
     }
-    s.credits.push(credit);
-    s.unconsumed++;
+    this.messageQueued(s, credit);
     this.settleStream(s);
     (s.queue as AsyncQueue<MessageShape<DescMessage>>).push(message);
   }

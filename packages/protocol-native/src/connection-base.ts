@@ -291,8 +291,25 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   /** The peer sent a message over our limit: fail the stream with RESOURCE_EXHAUSTED. */
   protected abstract onMessageTooLarge(stream: S, size: number): void;
 
+  /** A complete message was queued for the application; its credit waits until it is read. */
+  protected messageQueued(s: S, credit: number): void {
+    s.credits.push(credit);
+    s.unconsumed++;
+  }
+
+  /** The application read the oldest queued message: return its credit. */
+  protected nextConsumed(s: S): void {
+    const credit = s.credits[s.creditHead];
+    s.credits[s.creditHead++] = 0;
+    if (s.creditHead === s.credits.length) {
+      s.credits.length = 0;
+      s.creditHead = 0;
+    }
+    if (credit !== undefined) this.messageConsumed(s, credit);
+  }
+
   /** A queued message was read by the application: return its credit (and any withheld). */
-  protected messageConsumed(s: S, credit: number): void {
+  private messageConsumed(s: S, credit: number): void {
     s.unconsumed--;
     this.returnCredit(s, credit);
     if (s.unconsumed === 0 && s.withheld > 0) {

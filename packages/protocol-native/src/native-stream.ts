@@ -20,6 +20,9 @@ export class StreamBase {
   creditPending = 0;
   /** Complete messages delivered to the application and not yet read. */
   unconsumed = 0;
+  /** Credit of each unread message, in delivery order (read from `creditHead`). */
+  credits: number[] = [];
+  creditHead = 0;
   /** Credit of partial-message chunks held back while `unconsumed > 0`. */
   withheld = 0;
   /** Messages waiting for credit, oldest first. */

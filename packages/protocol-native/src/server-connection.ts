@@ -44,9 +44,6 @@ class ServerStream extends StreamBase {
   codec!: Codec;
   ctx!: ServerContext;
   input: AsyncQueue<MessageShape<DescMessage>> | undefined = undefined;
-  /** Credit of each queued input message, consumed in order with the queue. */
-  credits: number[] = [];
-  creditHead = 0;
   started = false;
   headerSent = false;
 }
@@ -219,7 +216,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     }
     if (handler.method.methodKind !== "unary") {
       s.kind = STREAMING;
-      s.input = new AsyncQueue<MessageShape<DescMessage>>(() => this.consumed(s));
+      s.input = new AsyncQueue<MessageShape<DescMessage>>(() => this.nextConsumed(s));
       if (!s.remoteOpen) s.input.end();
       s.started = true;
       handler.invoke({ stream: true, method: handler.method, ctx: s.ctx, message: s.input }).then(
@@ -235,16 +232,6 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   private refuse(id: number, code: Code, message: string): void {
     this.writer.writeTrailers(id, code, message);
     this.scheduleFlush();
-  }
-
-  private consumed(s: ServerStream): void {
-    const credit = s.credits[s.creditHead];
-    s.credits[s.creditHead++] = 0;
-    if (s.creditHead === s.credits.length) {
-      s.credits.length = 0;
-      s.creditHead = 0;
-    }
-    if (credit !== undefined) this.messageConsumed(s, credit);
   }
 
   protected onStreamMessage(s: ServerStream, bytes: Uint8Array, credit: number, endStream: boolean): void {
@@ -270,8 +257,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       );
       return;
     }
-    s.credits.push(credit);
-    s.unconsumed++;
+    this.messageQueued(s, credit);
     const input = s.input as AsyncQueue<MessageShape<DescMessage>>;
     input.push(message);
     if (endStream) input.end();

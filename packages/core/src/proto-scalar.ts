@@ -1,0 +1,20 @@
+/**
+ * ScalarType numbers (google.protobuf.FieldDescriptorProto.Type) shared by the fast encoder and
+ * decoder: plain consts so the hot switch statements compare small integers.
+ * @internal
+ */
+export const T_DOUBLE = 1;
+export const T_FLOAT = 2;
+export const T_INT64 = 3;
+export const T_UINT64 = 4;
+export const T_INT32 = 5;
+export const T_FIXED64 = 6;
+export const T_FIXED32 = 7;
+export const T_BOOL = 8;
+export const T_STRING = 9;
+export const T_BYTES = 12;
+export const T_UINT32 = 13;
+export const T_SFIXED32 = 15;
+export const T_SFIXED64 = 16;
+export const T_SINT32 = 17;
+export const T_SINT64 = 18;
