@@ -181,7 +181,7 @@ describe("petrel/1 lifecycle", () => {
       assert.equal(await codeOf(c.echo({ text: "throw-plain-error" })), Code.INTERNAL);
       await eventually(() => seen.length > 0, 10_000, "diagnostics message");
       assert.equal(seen[0]?.method, "Echo");
-      assert.match(String((seen[0]?.error as Error).message), /secret internal detail/);
+      assert.match(String((seen[0] as { error: Error }).error.message), /secret internal detail/);
     } finally {
       handlerErrorChannel.unsubscribe(onMessage);
     }
