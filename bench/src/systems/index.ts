@@ -34,8 +34,10 @@ export interface BenchSystem {
 export const registry: Record<string, () => Promise<{ default: BenchSystem }>> = {
   "grpc-js": () => import("./grpc-js.ts"),
   "raw-net": () => import("./raw-net.ts"),
-  // Placeholder until the lead implements it; see petrel-native.ts.
   "petrel-native": () => import("./petrel-native.ts"),
+  "petrel-grpc": () => import("./petrel-grpc.ts"),
+  "grpc-js>petrel-grpc": () => import("./grpc-js-to-petrel-grpc.ts"),
+  "petrel-grpc>grpc-js": () => import("./petrel-grpc-to-grpc-js.ts"),
 };
 
 /** Systems run when --systems is not given. Add "petrel-native" here to enable it. */

@@ -158,7 +158,8 @@ class CallGuard {
       this.fail = reject;
     });
     this.aborted.catch(() => {});
-    if (deadline !== undefined) {
+    // setTimeout turns delays over 2^31-1 ms into 1 ms: a deadline that far out counts as none.
+    if (deadline !== undefined && deadline - Date.now() <= 0x7fff_ffff) {
       this.timer = setTimeout(
         () => this.trip(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")),
         Math.max(0, deadline - Date.now()),

@@ -10,3 +10,5 @@ export { installAsyncContext } from "./async-context.js";
 export { createNativeServer, handlerErrorChannel, type NativeServer, type NativeServerOptions } from "./native-server.js";
 export { createNativeTransport, type NativeTcpTransportOptions } from "./native-transport.js";
 export { bindSocket, parseHostPort, tcpDialer } from "./tcp-channel.js";
+export { createGrpcServer, grpcHandlerErrorChannel, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
+export { createGrpcTransport, type GrpcTransportOptions } from "./grpc-transport.js";

@@ -1,0 +1,421 @@
+import { channel as diagnosticsChannel } from "node:diagnostics_channel";
+import * as http2 from "node:http2";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import {
+  AsyncQueue,
+  Code,
+  type Metadata,
+  RpcError,
+  ServerContext,
+  toWireError,
+  type Codec,
+  type HandlerContext,
+  type MethodHandler,
+  type Router,
+  type ServerResponse,
+} from "@petrel/core";
+import {
+  MessageDeframer,
+  frameMessage,
+  grpcContentType,
+  headersToMetadata,
+  metadataToHeaders,
+  parseGrpcContentType,
+  parseGrpcTimeout,
+  writeGrpcStatus,
+} from "@petrel/protocol-grpc";
+
+/** Options of `createGrpcServer`. */
+export interface GrpcServerOptions {
+  /** The services to serve (the same router can serve petrel/1 too). */
+  router: Router;
+  /** Largest request message accepted. Default 4 MiB (gRPC's default). */
+  maxReceiveMessageSize?: number;
+  /** Largest response message sent. Default 2^31-1 (gRPC's default: unlimited). */
+  maxSendMessageSize?: number;
+  /** HTTP/2 settings, e.g. `{ maxConcurrentStreams: 100 }`. */
+  settings?: http2.Settings;
+  /** Sees handler failures (also non-RpcErrors the peer only sees as INTERNAL). Default: the diagnostics channel. */
+  onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
+}
+
+/** A running gRPC (HTTP/2, h2c) server. */
+export interface GrpcServer {
+  listen(options?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
+  /** Graceful shutdown: GOAWAY, in-flight calls finish; after `graceMs` (default 10000) sessions are destroyed. */
+  close(options?: { graceMs?: number }): Promise<void>;
+  /** The underlying `http2` server, e.g. to share the port with other handlers. */
+  readonly http2Server: http2.Http2Server;
+}
+
+/** Handler failures of the gRPC server, published as `{ error, service, method, peer }`. */
+export const grpcHandlerErrorChannel = diagnosticsChannel("petrel:grpc:handler-error");
+
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 0x7fff_ffff;
+/** Request messages queued for a streaming handler before we stop reading (HTTP/2 flow control then pushes back). */
+const INPUT_HIGH_WATER = 16;
+
+/** Creates a gRPC server over HTTP/2 cleartext (h2c) for a router. */
+export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
+  const maxRecv = options.maxReceiveMessageSize ?? 4 * 1024 * 1024;
+  const maxSend = options.maxSendMessageSize ?? 0x7fff_ffff;
+  const onHandlerError =
+    options.onHandlerError ??
+    ((error: unknown, ctx: HandlerContext) => {
+      if (grpcHandlerErrorChannel.hasSubscribers) {
+        grpcHandlerErrorChannel.publish({ error, service: ctx.service.typeName, method: ctx.method.name, peer: ctx.peer.address });
+      }
+    });
+  const server = http2.createServer({ settings: options.settings });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+    s.on("error", () => {});
+  });
+  server.on("stream", (stream, headers) => {
+    try {
+      handleStream(stream, headers, options.router, maxRecv, maxSend, onHandlerError);
+    } catch (e) {
+      // Never let one bad stream take the process down.
+      if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      onHandlerError(e, undefined as unknown as HandlerContext);
+    }
+  });
+  return {
+    http2Server: server,
+    listen({ port = 0, host = "127.0.0.1" } = {}) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          const a = server.address();
+          if (a === null || typeof a === "string") return reject(new Error("no TCP address"));
+          resolve({ host: a.address, port: a.port });
+        });
+      });
+    },
+    async close({ graceMs = 10_000 } = {}) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sessions) s.close();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        closed,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            for (const s of sessions) s.destroy();
+            resolve();
+          }, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      await closed;
+    },
+  };
+}
+
+function peerOf(stream: http2.ServerHttp2Stream): string {
+  const sock = stream.session?.socket;
+  if (sock === undefined) return "unknown";
+  return sock.remoteFamily === "IPv6" ? `[${sock.remoteAddress}]:${sock.remotePort}` : `${sock.remoteAddress}:${sock.remotePort}`;
+}
+
+/** Ends a stream that never started with a Trailers-Only response. */
+function trailersOnly(
+  stream: http2.ServerHttp2Stream,
+  contentType: string,
+  code: Code,
+  message: string,
+  extra?: Record<string, string>,
+): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const headers: Record<string, string | string[]> = { ":status": "200", "content-type": contentType, ...extra };
+  writeGrpcStatus(code, message, [], headers);
+  stream.respond(headers, { endStream: true });
+}
+
+function handleStream(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  router: Router,
+  maxRecv: number,
+  maxSend: number,
+  onHandlerError: (error: unknown, ctx: HandlerContext) => void,
+): void {
+  stream.on("error", () => {});
+  const ct = parseGrpcContentType(headers["content-type"]);
+  if (ct === undefined) {
+    // Not gRPC at all: the spec asks for HTTP 415.
+    if (!stream.headersSent) stream.respond({ ":status": 415, "content-type": "text/plain" });
+    stream.end("petrel: unsupported content-type; this endpoint speaks gRPC (application/grpc)\n");
+    return;
+  }
+  const contentType = grpcContentType(ct.codec);
+  if (headers[":method"] !== "POST") {
+    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: method ${headers[":method"]} not allowed, want POST`);
+    return;
+  }
+  const path = String(headers[":path"] ?? "");
+  const handler = router.lookup(path);
+  if (handler === undefined) {
+    const service = path.split("/")[1] ?? "";
+    trailersOnly(
+      stream,
+      contentType,
+      Code.UNIMPLEMENTED,
+      router.hasService(service) ? `unknown method ${path}` : `unknown service ${service}`,
+    );
+    return;
+  }
+  const codec = router.codecs.get(ct.codec);
+  if (codec === undefined) {
+    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported codec "${ct.codec}"`);
+    return;
+  }
+  const encoding = headers["grpc-encoding"];
+  if (encoding !== undefined && encoding !== "identity") {
+    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported grpc-encoding "${encoding}"`, {
+      "grpc-accept-encoding": "identity",
+    });
+    return;
+  }
+  let timeoutMs: number | undefined;
+  let md: Metadata;
+  try {
+    timeoutMs = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined);
+    md = headersToMetadata(headers as Record<string, string | string[] | undefined>);
+  } catch (e) {
+    const err = RpcError.from(e, Code.INTERNAL);
+    trailersOnly(stream, contentType, err.code, err.rawMessage);
+    return;
+  }
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  const ctx = new ServerContext(handler.service, handler.method, md, deadline, { address: peerOf(stream), protocol: "grpc" });
+  new GrpcServerCall(stream, handler, codec, contentType, ctx, maxRecv, maxSend, onHandlerError).start(timeoutMs);
+}
+
+/** One inbound gRPC call: request frames in, response headers, messages and trailers out. */
+class GrpcServerCall {
+  private readonly deframer: MessageDeframer;
+  private input: AsyncQueue<MessageShape<DescMessage>> | undefined;
+  private done = false;
+  private started = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly unary: boolean;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly handler: MethodHandler,
+    private readonly codec: Codec,
+    private readonly contentType: string,
+    private readonly ctx: ServerContext,
+    maxRecv: number,
+    private readonly maxSend: number,
+    private readonly onHandlerError: (error: unknown, ctx: HandlerContext) => void,
+  ) {
+    this.deframer = new MessageDeframer({ maxMessageSize: maxRecv });
+    this.unary = handler.method.methodKind === "unary";
+  }
+
+  start(timeoutMs: number | undefined): void {
+    const stream = this.stream;
+    if (timeoutMs !== undefined) {
+      if (timeoutMs <= 0) return this.fail(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started"));
+      // setTimeout turns delays over 2^31-1 ms into 1 ms: a deadline that far out (~24.8 days) is
+      // treated as none, as grpc-js does.
+      if (timeoutMs <= MAX_TIMER_MS) {
+        this.timer = setTimeout(() => this.fail(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")), timeoutMs);
+        this.timer.unref?.();
+      }
+    }
+    if (!this.unary) {
+      this.input = new AsyncQueue<MessageShape<DescMessage>>(() => {
+        if (stream.isPaused() && (this.input?.length ?? 0) < INPUT_HIGH_WATER / 2) stream.resume();
+      });
+      this.started = true;
+      this.handler.invoke({ stream: true, method: this.handler.method, ctx: this.ctx, message: this.input }).then(
+        (res) => this.pump(res),
+        (e) => this.fail(e),
+      );
+    }
+    stream.on("data", (chunk: Buffer) => this.onData(chunk));
+    stream.on("end", () => this.onEnd());
+    stream.on("close", () => {
+      // The client reset the stream, or the session died, before we finished.
+      if (!this.done) this.abort(new RpcError(Code.CANCELLED, "call cancelled by the client"));
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) return;
+    try {
+      this.deframer.push(chunk, (bytes, compressed) => this.onMessage(bytes, compressed));
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private onMessage(bytes: Uint8Array, compressed: boolean): void {
+    if (this.done) return;
+    if (compressed) throw new RpcError(Code.INTERNAL, "grpc: compressed flag set with identity encoding");
+    let message: MessageShape<DescMessage>;
+    try {
+      message = this.codec.decode(this.handler.method.input, bytes);
+    } catch (e) {
+      throw new RpcError(Code.INTERNAL, `grpc: cannot decode request ${this.handler.method.input.typeName}: ${(e as Error).message}`);
+    }
+    if (this.unary) {
+      if (this.started) throw new RpcError(Code.UNIMPLEMENTED, "grpc: more than one request message for a unary call");
+      this.started = true;
+      this.handler.invoke({ stream: false, method: this.handler.method, ctx: this.ctx, message }).then(
+        (res) => this.sendUnary(res),
+        (e) => this.fail(e),
+      );
+      return;
+    }
+    const input = this.input as AsyncQueue<MessageShape<DescMessage>>;
+    input.push(message);
+    if (input.length >= INPUT_HIGH_WATER) this.stream.pause();
+  }
+
+  private onEnd(): void {
+    if (this.done) return;
+    try {
+      this.deframer.end();
+    } catch (e) {
+      return this.fail(e);
+    }
+    if (this.unary) {
+      if (!this.started) this.fail(new RpcError(Code.UNIMPLEMENTED, "grpc: unary call without a request message"));
+    } else this.input?.end();
+  }
+
+  private encode(message: MessageShape<DescMessage>): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.codec.encode(this.handler.method.output, message);
+    } catch (e) {
+      throw new RpcError(Code.INTERNAL, `cannot encode response: ${(e as Error).message}`, { cause: e });
+    }
+    if (bytes.length > this.maxSend) {
+      throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: response message of ${bytes.length} bytes exceeds the limit of ${this.maxSend}`);
+    }
+    return frameMessage(bytes);
+  }
+
+  private sendHeaders(): void {
+    if (this.stream.headersSent) return;
+    const headers: Record<string, string | string[]> = {
+      ":status": "200",
+      "content-type": this.contentType,
+      "grpc-accept-encoding": "identity",
+    };
+    const h = this.ctx.peekResponseHeader();
+    if (h !== undefined) metadataToHeaders(h, headers);
+    this.stream.respond(headers, { waitForTrailers: true });
+  }
+
+  private sendUnary(res: ServerResponse): void {
+    if (this.done) return;
+    let frame: Uint8Array;
+    try {
+      if (res.stream) throw new RpcError(Code.INTERNAL, "handler returned a stream for a unary method");
+      frame = this.encode(res.message);
+    } catch (e) {
+      return this.fail(e);
+    }
+    this.sendHeaders();
+    this.stream.write(frame);
+    this.finishOk();
+  }
+
+  private async pump(res: ServerResponse): Promise<void> {
+    if (!res.stream) return this.fail(new RpcError(Code.INTERNAL, "handler returned one message for a streaming method"));
+    const it = res.message[Symbol.asyncIterator]();
+    let completed = false;
+    try {
+      for (;;) {
+        if (this.done) break;
+        const r = await it.next();
+        if (r.done) {
+          completed = true;
+          break;
+        }
+        if (this.done) break;
+        const frame = this.encode(r.value);
+        this.sendHeaders();
+        if (!this.stream.write(frame)) await this.drained();
+      }
+      if (completed) this.finishOk();
+    } catch (e) {
+      completed = true;
+      this.fail(e);
+    } finally {
+      if (!completed) it.return?.()?.catch(() => {});
+    }
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.stream.off("drain", done);
+        this.stream.off("close", done);
+        resolve();
+      };
+      this.stream.on("drain", done);
+      this.stream.on("close", done);
+    });
+  }
+
+  private cleanup(): void {
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+  }
+
+  private finishOk(): void {
+    if (this.done) return;
+    this.cleanup();
+    const stream = this.stream;
+    if (stream.destroyed) return;
+    this.sendHeaders();
+    const trailers: Record<string, string | string[]> = {};
+    const t = this.ctx.peekResponseTrailer();
+    if (t !== undefined) metadataToHeaders(t, trailers);
+    writeGrpcStatus(Code.OK, "", [], trailers);
+    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+    stream.end();
+  }
+
+  /** Aborts the handler without answering (the stream is gone). */
+  private abort(err: RpcError): void {
+    this.cleanup();
+    this.ctx.abort(err);
+    this.input?.fail(err, true);
+  }
+
+  private fail(e: unknown): void {
+    if (this.done) return;
+    if (!(e instanceof RpcError) || e.code === Code.INTERNAL || e.code === Code.UNKNOWN) this.onHandlerError(e, this.ctx);
+    const err = this.ctx.aborted && !(e instanceof RpcError) ? (this.ctx.reason as RpcError) : toWireError(e);
+    this.abort(err);
+    const stream = this.stream;
+    if (stream.destroyed) return;
+    const trailers: Record<string, string | string[]> = {};
+    metadataToHeaders(err.metadata, trailers);
+    const t = this.ctx.peekResponseTrailer();
+    if (t !== undefined) metadataToHeaders(t, trailers);
+    writeGrpcStatus(err.code, err.rawMessage, err.details, trailers);
+    if (!stream.headersSent) {
+      // Trailers-Only: status in the one HEADERS frame.
+      const h = this.ctx.peekResponseHeader();
+      const headers: Record<string, string | string[]> = { ":status": "200", "content-type": this.contentType };
+      if (h !== undefined) metadataToHeaders(h, headers);
+      stream.respond({ ...headers, ...trailers }, { endStream: true });
+    } else {
+      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      stream.end();
+    }
+    // Stop reading whatever the client still sends.
+    if (!stream.readableEnded) stream.resume();
+  }
+}
