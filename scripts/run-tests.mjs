@@ -10,7 +10,7 @@ const skipDirs = new Set(["node_modules", "dist", "gen"]);
 const files = [];
 function walk(dir) {
   for (const name of readdirSync(dir)) {
-    if (skipDirs.has(name)) continue;
+    if (skipDirs.has(name) || name.startsWith(".")) continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) walk(p);
     else if (name.endsWith(".test.ts")) files.push(p);
