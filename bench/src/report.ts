@@ -39,6 +39,10 @@ const PAIRS: Array<[string, string, boolean]> = [
   // [numerator, denominator, also show p99 ratio]
   ["petrel-native", "grpc-js", true],
   ["petrel-native", "raw-net", false],
+  // gRPC roles: the Petrel server under the grpc-js client, the Petrel client against the grpc-js server.
+  ["grpc-js>petrel-grpc", "grpc-js", true],
+  ["petrel-grpc>grpc-js", "grpc-js", true],
+  ["petrel-grpc", "grpc-js", true],
   ["grpc-js", "raw-net", false],
 ];
 

@@ -41,7 +41,7 @@ export const registry: Record<string, () => Promise<{ default: BenchSystem }>> =
 };
 
 /** Systems run when --systems is not given. Add "petrel-native" here to enable it. */
-export const DEFAULT_SYSTEMS = ["petrel-native", "grpc-js", "raw-net"];
+export const DEFAULT_SYSTEMS = ["petrel-native", "petrel-grpc", "grpc-js>petrel-grpc", "petrel-grpc>grpc-js", "grpc-js", "raw-net"];
 
 export async function loadSystem(name: string): Promise<BenchSystem> {
   const load = registry[name];
