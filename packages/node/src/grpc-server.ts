@@ -1,6 +1,6 @@
 import { channel as diagnosticsChannel } from "node:diagnostics_channel";
 import * as http2 from "node:http2";
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import {
   AsyncQueue,
   Code,
@@ -15,15 +15,20 @@ import {
   type ServerResponse,
 } from "@petrel/core";
 import {
+  IDENTITY_ENCODING,
   MessageDeframer,
   frameMessage,
   grpcContentType,
   headersToMetadata,
   metadataToHeaders,
   parseGrpcContentType,
+  parseAcceptEncoding,
   parseGrpcTimeout,
   writeGrpcStatus,
+  type Compression,
+  type CompressionRegistry,
 } from "@petrel/protocol-grpc";
+import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 
 /** Options of `createGrpcServer`. */
 export interface GrpcServerOptions {
@@ -35,6 +40,18 @@ export interface GrpcServerOptions {
   maxSendMessageSize?: number;
   /** HTTP/2 settings, e.g. `{ maxConcurrentStreams: 100 }`. */
   settings?: http2.Settings;
+  /**
+   * Message compressions understood in requests and usable for responses, advertised in
+   * `grpc-accept-encoding`. Default `createDefaultGrpcCompressions()` (deflate, gzip).
+   */
+  compressions?: CompressionRegistry;
+  /**
+   * Compression for response messages (e.g. `"gzip"`), used only when the client's
+   * `grpc-accept-encoding` lists it. Default: none (identity).
+   */
+  compression?: string;
+  /** Per-method response compression; overrides `compression`. Return undefined to use `compression`. */
+  compressResponses?: (method: DescMethod) => string | undefined;
   /** Sees handler failures (also non-RpcErrors the peer only sees as INTERNAL). Default: the diagnostics channel. */
   onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
 }
@@ -56,6 +73,24 @@ const MAX_TIMER_MS = 0x7fff_ffff;
 /** Request messages queued for a streaming handler before we stop reading (HTTP/2 flow control then pushes back). */
 const INPUT_HIGH_WATER = 16;
 
+/**
+ * Petrel's per-call response compression switch: a handler that sets this response header
+ * (`ctx.responseHeader.set(COMPRESS_HEADER, "gzip")`, or `deflate` / `identity`) before its first
+ * response message has that call's responses compressed with it (if the client accepts it). The
+ * header itself is never sent. The client transport honours the same request header.
+ */
+export const COMPRESS_HEADER = "x-petrel-compress";
+
+/** Settings shared by every call of one server. */
+interface ServerConfig {
+  router: Router;
+  maxRecv: number;
+  maxSend: number;
+  compressions: CompressionRegistry;
+  responseCompression: (method: DescMethod) => string | undefined;
+  onHandlerError: (error: unknown, ctx: HandlerContext) => void;
+}
+
 /** Creates a gRPC server over HTTP/2 cleartext (h2c) for a router. */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const maxRecv = options.maxReceiveMessageSize ?? 4 * 1024 * 1024;
@@ -67,6 +102,19 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         grpcHandlerErrorChannel.publish({ error, service: ctx.service.typeName, method: ctx.method.name, peer: ctx.peer.address });
       }
     });
+  const compressions = options.compressions ?? createDefaultGrpcCompressions();
+  for (const name of [options.compression]) {
+    if (name !== undefined && !compressions.supports(name)) throw new TypeError(`grpc: unknown compression "${name}"`);
+  }
+  const byMethod = options.compressResponses;
+  const config: ServerConfig = {
+    router: options.router,
+    maxRecv,
+    maxSend,
+    compressions,
+    responseCompression: (method) => byMethod?.(method) ?? options.compression,
+    onHandlerError,
+  };
   const server = http2.createServer({ settings: options.settings });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (s) => {
@@ -76,7 +124,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   });
   server.on("stream", (stream, headers) => {
     try {
-      handleStream(stream, headers, options.router, maxRecv, maxSend, onHandlerError);
+      handleStream(stream, headers, config);
     } catch (e) {
       // Never let one bad stream take the process down.
       if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
@@ -134,14 +182,8 @@ function trailersOnly(
   stream.respond(headers, { endStream: true });
 }
 
-function handleStream(
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  router: Router,
-  maxRecv: number,
-  maxSend: number,
-  onHandlerError: (error: unknown, ctx: HandlerContext) => void,
-): void {
+function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, config: ServerConfig): void {
+  const router = config.router;
   stream.on("error", () => {});
   const ct = parseGrpcContentType(headers["content-type"]);
   if (ct === undefined) {
@@ -172,10 +214,12 @@ function handleStream(
     trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported codec "${ct.codec}"`);
     return;
   }
-  const encoding = headers["grpc-encoding"];
-  if (encoding !== undefined && encoding !== "identity") {
+  const encoding = String(headers["grpc-encoding"] ?? IDENTITY_ENCODING).toLowerCase();
+  if (!config.compressions.supports(encoding)) {
+    // compression.md: a message encoding the server does not support is UNIMPLEMENTED, with the
+    // supported ones listed.
     trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported grpc-encoding "${encoding}"`, {
-      "grpc-accept-encoding": "identity",
+      "grpc-accept-encoding": config.compressions.acceptEncoding(),
     });
     return;
   }
@@ -191,7 +235,8 @@ function handleStream(
   }
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   const ctx = new ServerContext(handler.service, handler.method, md, deadline, { address: peerOf(stream), protocol: "grpc" });
-  new GrpcServerCall(stream, handler, codec, contentType, ctx, maxRecv, maxSend, onHandlerError).start(timeoutMs);
+  const accepted = parseAcceptEncoding(headers["grpc-accept-encoding"]);
+  new GrpcServerCall(stream, handler, codec, contentType, ctx, config, config.compressions.get(encoding), accepted).start(timeoutMs);
 }
 
 /** One inbound gRPC call: request frames in, response headers, messages and trailers out. */
@@ -202,6 +247,17 @@ class GrpcServerCall {
   private started = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly unary: boolean;
+  private readonly maxRecv: number;
+  private readonly maxSend: number;
+  private readonly onHandlerError: (error: unknown, ctx: HandlerContext) => void;
+  /**
+   * Request messages still being decompressed, as one promise chain: each message is delivered
+   * after the ones before it. Undefined when nothing is in flight (then delivery is synchronous).
+   */
+  private pending: Promise<void> | undefined;
+  private inflight = 0;
+  /** The response compression once chosen (undefined inside: identity); see {@link responseCompression}. */
+  private resCompression: { c: Compression | undefined } | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -209,11 +265,16 @@ class GrpcServerCall {
     private readonly codec: Codec,
     private readonly contentType: string,
     private readonly ctx: ServerContext,
-    maxRecv: number,
-    private readonly maxSend: number,
-    private readonly onHandlerError: (error: unknown, ctx: HandlerContext) => void,
+    private readonly config: ServerConfig,
+    /** The request's `grpc-encoding` algorithm; undefined for identity. */
+    private readonly reqCompression: Compression | undefined,
+    /** The client's `grpc-accept-encoding`. */
+    private readonly accepted: string[],
   ) {
-    this.deframer = new MessageDeframer({ maxMessageSize: maxRecv });
+    this.maxRecv = config.maxRecv;
+    this.maxSend = config.maxSend;
+    this.onHandlerError = config.onHandlerError;
+    this.deframer = new MessageDeframer({ maxMessageSize: this.maxRecv });
     this.unary = handler.method.methodKind === "unary";
   }
 
@@ -229,9 +290,7 @@ class GrpcServerCall {
       }
     }
     if (!this.unary) {
-      this.input = new AsyncQueue<MessageShape<DescMessage>>(() => {
-        if (stream.isPaused() && (this.input?.length ?? 0) < INPUT_HIGH_WATER / 2) stream.resume();
-      });
+      this.input = new AsyncQueue<MessageShape<DescMessage>>(() => this.maybeResume());
       this.started = true;
       this.handler.invoke({ stream: true, method: this.handler.method, ctx: this.ctx, message: this.input }).then(
         (res) => this.pump(res),
@@ -246,6 +305,12 @@ class GrpcServerCall {
     });
   }
 
+  /** Resumes reading once neither the handler's queue nor the decompression chain is backed up. */
+  private maybeResume(): void {
+    if (this.done || !this.stream.isPaused()) return;
+    if ((this.input?.length ?? 0) < INPUT_HIGH_WATER / 2 && this.inflight < INPUT_HIGH_WATER / 2) this.stream.resume();
+  }
+
   private onData(chunk: Buffer): void {
     if (this.done) return;
     try {
@@ -257,7 +322,30 @@ class GrpcServerCall {
 
   private onMessage(bytes: Uint8Array, compressed: boolean): void {
     if (this.done) return;
-    if (compressed) throw new RpcError(Code.INTERNAL, "grpc: compressed flag set with identity encoding");
+    if (compressed && this.reqCompression === undefined) {
+      throw new RpcError(Code.INTERNAL, "grpc: compressed flag set with identity encoding");
+    }
+    if (!compressed && this.pending === undefined) return this.deliver(bytes);
+    // Decompression is asynchronous: chain it so messages reach the handler in order.
+    const comp = this.reqCompression;
+    this.inflight++;
+    if (this.inflight >= INPUT_HIGH_WATER) this.stream.pause();
+    const p = (this.pending ?? Promise.resolve())
+      .then(async () => {
+        if (this.done) return;
+        const out = compressed && comp !== undefined ? await comp.decompress(bytes, this.maxRecv) : bytes;
+        if (!this.done) this.deliver(out);
+      })
+      .catch((e) => this.fail(RpcError.from(e, Code.INTERNAL)))
+      .finally(() => {
+        this.inflight--;
+        if (this.pending === p) this.pending = undefined;
+        this.maybeResume();
+      });
+    this.pending = p;
+  }
+
+  private deliver(bytes: Uint8Array): void {
     let message: MessageShape<DescMessage>;
     try {
       message = this.codec.decode(this.handler.method.input, bytes);
@@ -285,12 +373,40 @@ class GrpcServerCall {
     } catch (e) {
       return this.fail(e);
     }
+    if (this.pending !== undefined) {
+      // End of input only after the messages still being decompressed.
+      void this.pending.then(() => this.finishInput());
+      return;
+    }
+    this.finishInput();
+  }
+
+  private finishInput(): void {
+    if (this.done) return;
     if (this.unary) {
       if (!this.started) this.fail(new RpcError(Code.UNIMPLEMENTED, "grpc: unary call without a request message"));
     } else this.input?.end();
   }
 
-  private encode(message: MessageShape<DescMessage>): Uint8Array {
+  /**
+   * The compression for this call's responses, chosen once (at the first response message or
+   * headers): the handler's `x-petrel-compress` header, else the server options — used only if
+   * the client accepts it. Removes `x-petrel-compress` from the response headers.
+   */
+  private responseCompression(): Compression | undefined {
+    if (this.resCompression !== undefined) return this.resCompression.c;
+    const h = this.ctx.peekResponseHeader();
+    const perCall = h?.getString(COMPRESS_HEADER);
+    if (h?.has(COMPRESS_HEADER)) h.delete(COMPRESS_HEADER);
+    const name = (perCall ?? this.config.responseCompression(this.handler.method))?.trim().toLowerCase();
+    let c: Compression | undefined;
+    if (name !== undefined && name !== IDENTITY_ENCODING && this.accepted.includes(name)) c = this.config.compressions.get(name);
+    this.resCompression = { c };
+    return c;
+  }
+
+  /** Encodes, checks the size limit, compresses (if this call does) and frames one response. */
+  private async encode(message: MessageShape<DescMessage>): Promise<Uint8Array> {
     let bytes: Uint8Array;
     try {
       bytes = this.codec.encode(this.handler.method.output, message);
@@ -300,30 +416,41 @@ class GrpcServerCall {
     if (bytes.length > this.maxSend) {
       throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: response message of ${bytes.length} bytes exceeds the limit of ${this.maxSend}`);
     }
-    return frameMessage(bytes);
+    const c = this.responseCompression();
+    if (c === undefined) return frameMessage(bytes);
+    let out: Uint8Array;
+    try {
+      out = await c.compress(bytes);
+    } catch (e) {
+      throw new RpcError(Code.INTERNAL, `grpc: cannot compress response: ${(e as Error).message}`, { cause: e });
+    }
+    return frameMessage(out, true);
   }
 
   private sendHeaders(): void {
     if (this.stream.headersSent) return;
+    const c = this.responseCompression();
     const headers: Record<string, string | string[]> = {
       ":status": "200",
       "content-type": this.contentType,
-      "grpc-accept-encoding": "identity",
+      "grpc-accept-encoding": this.config.compressions.acceptEncoding(),
     };
+    if (c !== undefined) headers["grpc-encoding"] = c.name;
     const h = this.ctx.peekResponseHeader();
     if (h !== undefined) metadataToHeaders(h, headers);
     this.stream.respond(headers, { waitForTrailers: true });
   }
 
-  private sendUnary(res: ServerResponse): void {
+  private async sendUnary(res: ServerResponse): Promise<void> {
     if (this.done) return;
     let frame: Uint8Array;
     try {
       if (res.stream) throw new RpcError(Code.INTERNAL, "handler returned a stream for a unary method");
-      frame = this.encode(res.message);
+      frame = await this.encode(res.message);
     } catch (e) {
       return this.fail(e);
     }
+    if (this.done || this.stream.destroyed) return;
     this.sendHeaders();
     this.stream.write(frame);
     this.finishOk();
@@ -342,7 +469,8 @@ class GrpcServerCall {
           break;
         }
         if (this.done) break;
-        const frame = this.encode(r.value);
+        const frame = await this.encode(r.value);
+        if (this.done || this.stream.destroyed) break;
         this.sendHeaders();
         if (!this.stream.write(frame)) await this.drained();
       }
@@ -406,10 +534,13 @@ class GrpcServerCall {
     if (t !== undefined) metadataToHeaders(t, trailers);
     writeGrpcStatus(err.code, err.rawMessage, err.details, trailers);
     if (!stream.headersSent) {
-      // Trailers-Only: status in the one HEADERS frame.
+      // Trailers-Only: status in the one HEADERS frame (no messages, so no grpc-encoding).
       const h = this.ctx.peekResponseHeader();
       const headers: Record<string, string | string[]> = { ":status": "200", "content-type": this.contentType };
-      if (h !== undefined) metadataToHeaders(h, headers);
+      if (h !== undefined) {
+        h.delete(COMPRESS_HEADER);
+        metadataToHeaders(h, headers);
+      }
       stream.respond({ ...headers, ...trailers }, { endStream: true });
     } else {
       stream.once("wantTrailers", () => stream.sendTrailers(trailers));

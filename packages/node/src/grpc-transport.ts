@@ -15,6 +15,7 @@ import {
 } from "@petrel/core";
 import type { ClosableTransport } from "@petrel/protocol-native";
 import {
+  IDENTITY_ENCODING,
   MessageDeframer,
   codeFromHttpStatus,
   encodeGrpcTimeout,
@@ -24,7 +25,17 @@ import {
   metadataToHeaders,
   parseGrpcContentType,
   readGrpcStatus,
+  type Compression,
+  type CompressionRegistry,
 } from "@petrel/protocol-grpc";
+import { createDefaultGrpcCompressions } from "./grpc-compression.js";
+
+/**
+ * Petrel's per-call compression switch on the client: a request header `x-petrel-compress`
+ * (`gzip`, `deflate` or `identity`) overrides the transport's `compression` for that call. It is
+ * removed before the request is sent.
+ */
+const COMPRESS_HEADER = "x-petrel-compress";
 
 /** Options of `createGrpcTransport`. */
 export interface GrpcTransportOptions {
@@ -38,6 +49,16 @@ export interface GrpcTransportOptions {
   defaultCodec?: string;
   /** Codecs this client can use. Default `proto` and `json`. */
   codecs?: CodecRegistry;
+  /**
+   * Compression for request messages (`"gzip"`, `"deflate"`); default none (identity). A call can
+   * override it with the request header `x-petrel-compress`.
+   */
+  compression?: string;
+  /**
+   * Compressions for requests and for decoding responses, advertised in `grpc-accept-encoding`.
+   * Default `createDefaultGrpcCompressions()` (deflate, gzip).
+   */
+  compressions?: CompressionRegistry;
   /** Options for `http2.connect` (settings, etc.). */
   sessionOptions?: http2.ClientSessionOptions;
 }
@@ -55,6 +76,19 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
   const maxRecv = options.maxReceiveMessageSize ?? 4 * 1024 * 1024;
   const maxSend = options.maxSendMessageSize ?? 0x7fff_ffff;
   const defaultCodec = options.defaultCodec ?? "proto";
+  const compressions = options.compressions ?? createDefaultGrpcCompressions();
+  if (options.compression !== undefined && !compressions.supports(options.compression)) {
+    throw new TypeError(`grpc: unknown compression "${options.compression}"`);
+  }
+  const acceptEncoding = compressions.acceptEncoding();
+
+  /** The request compression of a call: its `x-petrel-compress` header, else the transport's. */
+  function requestCompression(req: UnaryRequest | StreamRequest): Compression | undefined {
+    const name = (req.header.getString(COMPRESS_HEADER) ?? options.compression ?? IDENTITY_ENCODING).trim().toLowerCase();
+    if (!compressions.supports(name))
+      throw new RpcError(Code.INVALID_ARGUMENT, `grpc: unknown compression "${name}" in ${COMPRESS_HEADER}`);
+    return compressions.get(name);
+  }
   let session: http2.ClientHttp2Session | undefined;
   let closed = false;
 
@@ -75,7 +109,10 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
     return s;
   }
 
-  function open(req: UnaryRequest | StreamRequest): { stream: http2.ClientHttp2Stream; codec: Codec } {
+  function open(
+    req: UnaryRequest | StreamRequest,
+    compression: Compression | undefined,
+  ): { stream: http2.ClientHttp2Stream; codec: Codec } {
     const codecName = req.codec ?? defaultCodec;
     const codec = codecs.get(codecName);
     if (codec === undefined) throw new RpcError(Code.UNIMPLEMENTED, `unsupported codec "${codecName}"`);
@@ -85,15 +122,17 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
       ":path": req.path,
       "content-type": grpcContentType(codec.name),
       te: "trailers",
-      "grpc-accept-encoding": "identity",
+      "grpc-accept-encoding": acceptEncoding,
       "user-agent": USER_AGENT,
     };
+    if (compression !== undefined) headers["grpc-encoding"] = compression.name;
     if (req.deadline !== undefined) {
       const left = req.deadline - Date.now();
       if (left <= 0) throw new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started");
       headers["grpc-timeout"] = encodeGrpcTimeout(left);
     }
     metadataToHeaders(req.header, headers);
+    delete headers[COMPRESS_HEADER];
     const stream = getSession().request(headers);
     return { stream, codec };
   }
@@ -101,46 +140,52 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
   return {
     unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I>): Promise<UnaryResponse<O>> {
       return new Promise<UnaryResponse<O>>((resolve, reject) => {
-        let call: GrpcClientCall;
-        try {
-          const codec = codecs.get(req.codec ?? defaultCodec);
-          const bytes = codec?.encode(req.method.input, req.message);
-          if (bytes !== undefined && bytes.length > maxSend) {
-            throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
-          }
-          const { stream, codec: c } = open(req as UnaryRequest);
-          call = new GrpcClientCall(stream, c, req as UnaryRequest, maxRecv, false);
-          call.onSettled = (err) => {
-            if (err !== undefined) return reject(err);
-            if (call.messages.length !== 1) {
-              return reject(
-                new RpcError(Code.UNIMPLEMENTED, `grpc: unary call got ${call.messages.length} response messages, want 1`, {
-                  metadata: call.trailer,
-                }),
-              );
+        void (async () => {
+          let call: GrpcClientCall;
+          try {
+            const compression = requestCompression(req as UnaryRequest);
+            const codec = codecs.get(req.codec ?? defaultCodec);
+            let bytes = codec?.encode(req.method.input, req.message);
+            if (bytes !== undefined && bytes.length > maxSend) {
+              throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
             }
-            resolve({
-              stream: false,
-              service: req.service,
-              method: req.method,
-              header: call.header,
-              trailer: call.trailer,
-              message: call.messages[0] as MessageShape<O>,
-            });
-          };
-          stream.end(frameMessage(bytes as Uint8Array));
-        } catch (e) {
-          reject(RpcError.from(e, Code.INTERNAL));
-        }
+            if (bytes !== undefined && compression !== undefined) bytes = await compressRequest(compression, bytes);
+            const { stream, codec: c } = open(req as UnaryRequest, compression);
+            call = new GrpcClientCall(stream, c, req as UnaryRequest, maxRecv, false, compressions);
+            call.onSettled = (err) => {
+              if (err !== undefined) return reject(err);
+              if (call.messages.length !== 1) {
+                return reject(
+                  new RpcError(Code.UNIMPLEMENTED, `grpc: unary call got ${call.messages.length} response messages, want 1`, {
+                    metadata: call.trailer,
+                  }),
+                );
+              }
+              resolve({
+                stream: false,
+                service: req.service,
+                method: req.method,
+                header: call.header,
+                trailer: call.trailer,
+                message: call.messages[0] as MessageShape<O>,
+              });
+            };
+            stream.end(frameMessage(bytes as Uint8Array, compression !== undefined));
+          } catch (e) {
+            reject(RpcError.from(e, Code.INTERNAL));
+          }
+        })();
       });
     },
 
     stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I>): Promise<StreamResponse<O>> {
       return new Promise<StreamResponse<O>>((resolve, reject) => {
         let call: GrpcClientCall;
+        let compression: Compression | undefined;
         try {
-          const { stream, codec } = open(req as StreamRequest);
-          call = new GrpcClientCall(stream, codec, req as StreamRequest, maxRecv, true);
+          compression = requestCompression(req as StreamRequest);
+          const { stream, codec } = open(req as StreamRequest, compression);
+          call = new GrpcClientCall(stream, codec, req as StreamRequest, maxRecv, true, compressions);
         } catch (e) {
           reject(RpcError.from(e, Code.INTERNAL));
           return;
@@ -157,7 +202,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
         call.onSettled = (err) => {
           if (err !== undefined) reject(err);
         };
-        void call.pumpRequests(req.message as AsyncIterable<MessageShape<DescMessage>>, maxSend);
+        void call.pumpRequests(req.message as AsyncIterable<MessageShape<DescMessage>>, maxSend, compression);
       });
     },
 
@@ -168,6 +213,14 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
       if (s !== undefined && !s.closed) await new Promise<void>((resolve) => s.close(() => resolve()));
     },
   };
+}
+
+async function compressRequest(c: Compression, bytes: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await c.compress(bytes);
+  } catch (e) {
+    throw new RpcError(Code.INTERNAL, `grpc: cannot compress request: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** Maps an RST_STREAM code the peer sent to a call status (gRPC's PROTOCOL-HTTP2 table). */
@@ -204,6 +257,15 @@ class GrpcClientCall {
   private readonly deframer: MessageDeframer;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly onAbort = () => this.cancel(new RpcError(Code.CANCELLED, "call cancelled"));
+  private readonly maxRecv: number;
+  /** The response's `grpc-encoding` algorithm; undefined for identity. */
+  private resCompression: Compression | undefined;
+  /**
+   * Response messages still being decompressed, as one promise chain so they are delivered in
+   * order (never rejects). Undefined when nothing is in flight.
+   */
+  private pending: Promise<void> | undefined;
+  private inflight = 0;
 
   constructor(
     private readonly stream: http2.ClientHttp2Stream,
@@ -211,12 +273,14 @@ class GrpcClientCall {
     private readonly req: UnaryRequest | StreamRequest,
     maxRecv: number,
     streaming: boolean,
+    private readonly compressions: CompressionRegistry,
   ) {
+    this.maxRecv = maxRecv;
     this.deframer = new MessageDeframer({ maxMessageSize: maxRecv });
     if (streaming) {
       this.queue = new AsyncQueue<MessageShape<DescMessage>>(
         () => {
-          if (stream.isPaused() && (this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2) stream.resume();
+          this.maybeResume();
         },
         () => this.cancel(new RpcError(Code.CANCELLED, "client stopped reading the response stream")),
       );
@@ -250,6 +314,14 @@ class GrpcClientCall {
       return;
     }
     if (this.httpStatus !== 200 || !this.grpcResponse) return;
+    const encoding = String(h["grpc-encoding"] ?? IDENTITY_ENCODING).toLowerCase();
+    if (encoding !== IDENTITY_ENCODING) {
+      this.resCompression = this.compressions.get(encoding);
+      if (this.resCompression === undefined) {
+        this.cancel(new RpcError(Code.INTERNAL, `grpc: the server used grpc-encoding "${encoding}", which this client does not support`));
+        return;
+      }
+    }
     try {
       this.header = headersToMetadata(h as Record<string, string | string[] | undefined>);
     } catch (e) {
@@ -268,26 +340,56 @@ class GrpcClientCall {
   private onData(chunk: Buffer): void {
     if (this.settled || !this.grpcResponse || this.httpStatus !== 200) return;
     try {
-      this.deframer.push(chunk, (bytes, compressed) => {
-        if (compressed) throw new RpcError(Code.INTERNAL, "grpc: compressed response without grpc-encoding");
-        let m: MessageShape<DescMessage>;
-        try {
-          m = this.codec.decode(this.req.method.output, bytes);
-        } catch (e) {
-          throw new RpcError(Code.INTERNAL, `grpc: cannot decode response ${this.req.method.output.typeName}: ${(e as Error).message}`);
-        }
-        if (this.queue !== undefined) {
-          this.queue.push(m);
-          if (this.queue.length >= OUTPUT_HIGH_WATER) this.stream.pause();
-        } else this.messages.push(m);
-      });
+      this.deframer.push(chunk, (bytes, compressed) => this.onMessage(bytes, compressed));
     } catch (e) {
       this.cancel(RpcError.from(e, Code.INTERNAL));
     }
   }
 
+  private onMessage(bytes: Uint8Array, compressed: boolean): void {
+    if (this.settled) return;
+    const comp = this.resCompression;
+    if (compressed && comp === undefined) throw new RpcError(Code.INTERNAL, "grpc: compressed response without grpc-encoding");
+    if (!compressed && this.pending === undefined) return this.deliver(bytes);
+    // Decompression is asynchronous: chain it so messages are delivered in order.
+    this.inflight++;
+    if (this.inflight >= OUTPUT_HIGH_WATER) this.stream.pause();
+    const p = (this.pending ?? Promise.resolve())
+      .then(async () => {
+        if (this.settled) return;
+        const out = compressed && comp !== undefined ? await comp.decompress(bytes, this.maxRecv) : bytes;
+        if (!this.settled) this.deliver(out);
+      })
+      .catch((e) => this.cancel(RpcError.from(e, Code.INTERNAL)))
+      .finally(() => {
+        this.inflight--;
+        if (this.pending === p) this.pending = undefined;
+        this.maybeResume();
+      });
+    this.pending = p;
+  }
+
+  private deliver(bytes: Uint8Array): void {
+    let m: MessageShape<DescMessage>;
+    try {
+      m = this.codec.decode(this.req.method.output, bytes);
+    } catch (e) {
+      throw new RpcError(Code.INTERNAL, `grpc: cannot decode response ${this.req.method.output.typeName}: ${(e as Error).message}`);
+    }
+    if (this.queue !== undefined) {
+      this.queue.push(m);
+      if (this.queue.length >= OUTPUT_HIGH_WATER) this.stream.pause();
+    } else this.messages.push(m);
+  }
+
+  /** Resumes reading once neither the reader's queue nor the decompression chain is backed up. */
+  private maybeResume(): void {
+    if (this.settled || !this.stream.isPaused()) return;
+    if ((this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2 && this.inflight < OUTPUT_HIGH_WATER / 2) this.stream.resume();
+  }
+
   /** Sends the request stream with backpressure; half-closes at its end. */
-  async pumpRequests(input: AsyncIterable<MessageShape<DescMessage>>, maxSend: number): Promise<void> {
+  async pumpRequests(input: AsyncIterable<MessageShape<DescMessage>>, maxSend: number, compression?: Compression): Promise<void> {
     const it = input[Symbol.asyncIterator]();
     let finished = false;
     try {
@@ -298,10 +400,14 @@ class GrpcClientCall {
           finished = true;
           break;
         }
-        const bytes = this.codec.encode(this.req.method.input, r.value);
+        let bytes = this.codec.encode(this.req.method.input, r.value);
         if (bytes.length > maxSend)
           throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
-        if (!this.stream.write(frameMessage(bytes))) {
+        if (compression !== undefined) {
+          bytes = await compressRequest(compression, bytes);
+          if (this.settled || this.stream.destroyed) return;
+        }
+        if (!this.stream.write(frameMessage(bytes, compression !== undefined))) {
           await new Promise<void>((resolve) => {
             const done = () => {
               this.stream.off("drain", done);
@@ -331,6 +437,11 @@ class GrpcClientCall {
 
   private onClose(): void {
     if (this.settled) return;
+    if (this.pending !== undefined) {
+      // Settle only after the messages still being decompressed are delivered.
+      void this.pending.then(() => this.onClose());
+      return;
+    }
     let err: RpcError | undefined;
     const status = this.trailersOnly ?? this.trailers;
     if (this.httpStatus === undefined) {

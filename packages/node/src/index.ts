@@ -10,5 +10,12 @@ export { installAsyncContext } from "./async-context.js";
 export { createNativeServer, handlerErrorChannel, type NativeServer, type NativeServerOptions } from "./native-server.js";
 export { createNativeTransport, type NativeTcpTransportOptions } from "./native-transport.js";
 export { bindSocket, parseHostPort, tcpDialer } from "./tcp-channel.js";
-export { createGrpcServer, grpcHandlerErrorChannel, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
+export {
+  COMPRESS_HEADER,
+  createGrpcServer,
+  grpcHandlerErrorChannel,
+  type GrpcServer,
+  type GrpcServerOptions,
+} from "./grpc-server.js";
+export { createDefaultGrpcCompressions, deflateCompression, gzipCompression } from "./grpc-compression.js";
 export { createGrpcTransport, type GrpcTransportOptions } from "./grpc-transport.js";

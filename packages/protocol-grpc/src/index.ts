@@ -17,3 +17,10 @@ export {
   writeGrpcStatus,
   type GrpcStatus,
 } from "./status.js";
+export {
+  IDENTITY_ENCODING,
+  createCompressionRegistry,
+  parseAcceptEncoding,
+  type Compression,
+  type CompressionRegistry,
+} from "./compression.js";
