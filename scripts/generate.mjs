@@ -16,6 +16,7 @@ export const targets = [
   ["packages/testing/proto", "packages/testing/src/gen"],
   ["examples/inventory/proto", "examples/inventory/src/gen"],
   ["bench/proto", "bench/src/gen"],
+  ["interop/proto", "interop/src/gen"],
   ["packages/health/proto", "packages/health/src/gen"],
 ];
 

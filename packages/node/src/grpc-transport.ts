@@ -91,6 +91,8 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
   }
   let session: http2.ClientHttp2Session | undefined;
   let closed = false;
+  /** Calls in flight per session (a session replaced after GOAWAY may still finish calls). */
+  const activeCalls = new WeakMap<http2.ClientHttp2Session, number>();
 
   function getSession(): http2.ClientHttp2Session {
     if (closed) throw new RpcError(Code.UNAVAILABLE, "transport is closed");
@@ -104,6 +106,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
       // Calls in flight finish on it; new ones open a fresh session.
       if (session === s) session = undefined;
     });
+    // An idle session must not keep the process alive; calls in flight must (see `open`).
     s.unref();
     session = s;
     return s;
@@ -133,7 +136,17 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
     }
     metadataToHeaders(req.header, headers);
     delete headers[COMPRESS_HEADER];
-    const stream = getSession().request(headers);
+    const session = getSession();
+    const stream = session.request(headers);
+    // Keep the process alive while calls are in flight; let it exit once the session is idle.
+    const n = activeCalls.get(session) ?? 0;
+    activeCalls.set(session, n + 1);
+    if (n === 0) session.ref();
+    stream.once("close", () => {
+      const left = (activeCalls.get(session) ?? 1) - 1;
+      activeCalls.set(session, left);
+      if (left === 0 && !session.destroyed) session.unref();
+    });
     return { stream, codec };
   }
 
