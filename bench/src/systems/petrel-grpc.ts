@@ -1,60 +1,14 @@
-// petrel-grpc: Petrel's gRPC (HTTP/2, h2c) server and client, with the full call path on — a client
-// interceptor, two server interceptors, a per-call deadline and request metadata — so the
-// numbers are what an application would see, not a stripped-down fast path.
-import { create } from "@bufbuild/protobuf";
-import { type Interceptor, type ServerInterceptor, createClient, createRouter } from "@petrel/core";
+// petrel-grpc: Petrel's gRPC (HTTP/2, h2c) server and client (see petrel-common.ts for the call path).
 import { createGrpcServer, createGrpcTransport } from "@petrel/node";
-import { EchoRequestSchema, EchoService } from "../gen/echo_pb.js";
-import { type BenchClient, type BenchServer, type BenchSystem, MESSAGE_PAYLOAD, MESSAGE_TEXT, seqOf } from "./index.ts";
+import type { BenchClient, BenchServer, BenchSystem } from "./index.ts";
+import { createPetrelClient, startPetrelServer } from "./petrel-common.ts";
 
-/** A pass-through server interceptor, standing for logging/metrics. */
-function countCalls(): ServerInterceptor {
-  const counter = { calls: 0 };
-  return (next) => (req) => {
-    counter.calls++;
-    return next(req);
-  };
+export function startServer(port: number): Promise<BenchServer> {
+  return startPetrelServer(port, (router) => createGrpcServer({ router }));
 }
 
-/** A client interceptor that stamps a request header, standing for auth/tracing. */
-const stamp: Interceptor = (next) => (req) => {
-  req.header.set("x-bench-client", "petrel");
-  return next(req);
-};
-
-export async function startServer(port: number): Promise<BenchServer> {
-  const router = createRouter({ interceptors: [countCalls(), countCalls()] }).service(EchoService, {
-    echo: (req) => ({ text: req.text, seq: req.seq, payload: req.payload }),
-    async *streamEcho(req, ctx) {
-      const t = req.template;
-      const text = t?.text ?? "";
-      const payload = t?.payload ?? new Uint8Array(0);
-      for (let i = 0; i < req.count; i++) {
-        if (ctx.signal.aborted) return;
-        yield { text, seq: BigInt(seqOf(i)), payload };
-      }
-    },
-  });
-  const server = createGrpcServer({ router });
-  const addr = await server.listen({ port, host: "127.0.0.1" });
-  return { port: addr.port, close: () => server.close({ graceMs: 1000 }) };
-}
-
-export async function createBenchClient(addr: { host: string; port: number }): Promise<BenchClient> {
-  const transport = createGrpcTransport({ baseUrl: `http://${addr.host}:${addr.port}` });
-  const client = createClient(EchoService, transport, { interceptors: [stamp] });
-  let n = 0;
-  const options = { timeoutMs: 30_000, headers: { "x-bench": "1" } };
-  return {
-    async unary() {
-      await client.echo(create(EchoRequestSchema, { text: MESSAGE_TEXT, seq: BigInt(seqOf(n++)), payload: MESSAGE_PAYLOAD }), options);
-    },
-    async serverStream(count, onMessage) {
-      const req = { count, template: { text: MESSAGE_TEXT, seq: BigInt(seqOf(0)), payload: MESSAGE_PAYLOAD } };
-      for await (const _ of client.streamEcho(req)) onMessage();
-    },
-    close: () => transport.close(),
-  };
+export function createBenchClient(addr: { host: string; port: number }): Promise<BenchClient> {
+  return createPetrelClient(createGrpcTransport({ baseUrl: `http://${addr.host}:${addr.port}` }));
 }
 
 const system: BenchSystem = { name: "petrel-grpc", startServer, createClient: createBenchClient };
