@@ -28,6 +28,7 @@ import {
   type Compression,
   type CompressionRegistry,
 } from "@petrel/protocol-grpc";
+import { OrderedInflater } from "./grpc-ordered-inflater.js";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 
 /** Options of `createGrpcServer`. */
@@ -250,14 +251,10 @@ class GrpcServerCall {
   private readonly maxRecv: number;
   private readonly maxSend: number;
   private readonly onHandlerError: (error: unknown, ctx: HandlerContext) => void;
-  /**
-   * Request messages still being decompressed, as one promise chain: each message is delivered
-   * after the ones before it. Undefined when nothing is in flight (then delivery is synchronous).
-   */
-  private pending: Promise<void> | undefined;
-  private inflight = 0;
   /** The response compression once chosen (undefined inside: identity); see {@link responseCompression}. */
   private resCompression: { c: Compression | undefined } | undefined;
+  /** Request messages in arrival order, decompressed asynchronously when compressed. */
+  private readonly inflater: OrderedInflater;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -275,6 +272,17 @@ class GrpcServerCall {
     this.maxSend = config.maxSend;
     this.onHandlerError = config.onHandlerError;
     this.deframer = new MessageDeframer({ maxMessageSize: this.maxRecv });
+    this.inflater = new OrderedInflater(
+      {
+        isDone: () => this.done,
+        deliver: (bytes) => this.deliver(bytes),
+        fail: (e) => this.fail(e),
+        pause: () => this.stream.pause(),
+        settled: () => this.maybeResume(),
+      },
+      this.maxRecv,
+      INPUT_HIGH_WATER,
+    );
     this.unary = handler.method.methodKind === "unary";
   }
 
@@ -308,7 +316,7 @@ class GrpcServerCall {
   /** Resumes reading once neither the handler's queue nor the decompression chain is backed up. */
   private maybeResume(): void {
     if (this.done || !this.stream.isPaused()) return;
-    if ((this.input?.length ?? 0) < INPUT_HIGH_WATER / 2 && this.inflight < INPUT_HIGH_WATER / 2) this.stream.resume();
+    if ((this.input?.length ?? 0) < INPUT_HIGH_WATER / 2 && this.inflater.inflight < INPUT_HIGH_WATER / 2) this.stream.resume();
   }
 
   private onData(chunk: Buffer): void {
@@ -325,24 +333,7 @@ class GrpcServerCall {
     if (compressed && this.reqCompression === undefined) {
       throw new RpcError(Code.INTERNAL, "grpc: compressed flag set with identity encoding");
     }
-    if (!compressed && this.pending === undefined) return this.deliver(bytes);
-    // Decompression is asynchronous: chain it so messages reach the handler in order.
-    const comp = this.reqCompression;
-    this.inflight++;
-    if (this.inflight >= INPUT_HIGH_WATER) this.stream.pause();
-    const p = (this.pending ?? Promise.resolve())
-      .then(async () => {
-        if (this.done) return;
-        const out = compressed && comp !== undefined ? await comp.decompress(bytes, this.maxRecv) : bytes;
-        if (!this.done) this.deliver(out);
-      })
-      .catch((e) => this.fail(RpcError.from(e, Code.INTERNAL)))
-      .finally(() => {
-        this.inflight--;
-        if (this.pending === p) this.pending = undefined;
-        this.maybeResume();
-      });
-    this.pending = p;
+    this.inflater.push(bytes, compressed, this.reqCompression);
   }
 
   private deliver(bytes: Uint8Array): void {
@@ -373,9 +364,9 @@ class GrpcServerCall {
     } catch (e) {
       return this.fail(e);
     }
-    if (this.pending !== undefined) {
+    if (this.inflater.busy !== undefined) {
       // End of input only after the messages still being decompressed.
-      void this.pending.then(() => this.finishInput());
+      void this.inflater.busy.then(() => this.finishInput());
       return;
     }
     this.finishInput();

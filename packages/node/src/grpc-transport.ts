@@ -29,6 +29,7 @@ import {
   type CompressionRegistry,
 } from "@petrel/protocol-grpc";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
+import { OrderedInflater } from "./grpc-ordered-inflater.js";
 
 /**
  * Petrel's per-call compression switch on the client: a request header `x-petrel-compress`
@@ -270,15 +271,11 @@ class GrpcClientCall {
   private readonly deframer: MessageDeframer;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly onAbort = () => this.cancel(new RpcError(Code.CANCELLED, "call cancelled"));
-  private readonly maxRecv: number;
   /** The response's `grpc-encoding` algorithm; undefined for identity. */
   private resCompression: Compression | undefined;
-  /**
-   * Response messages still being decompressed, as one promise chain so they are delivered in
-   * order (never rejects). Undefined when nothing is in flight.
-   */
-  private pending: Promise<void> | undefined;
-  private inflight = 0;
+
+  /** Response messages in arrival order, decompressed asynchronously when compressed. */
+  private readonly inflater: OrderedInflater;
 
   constructor(
     private readonly stream: http2.ClientHttp2Stream,
@@ -288,8 +285,18 @@ class GrpcClientCall {
     streaming: boolean,
     private readonly compressions: CompressionRegistry,
   ) {
-    this.maxRecv = maxRecv;
     this.deframer = new MessageDeframer({ maxMessageSize: maxRecv });
+    this.inflater = new OrderedInflater(
+      {
+        isDone: () => this.settled,
+        deliver: (bytes) => this.deliver(bytes),
+        fail: (e) => this.cancel(e),
+        pause: () => this.stream.pause(),
+        settled: () => this.maybeResume(),
+      },
+      maxRecv,
+      OUTPUT_HIGH_WATER,
+    );
     if (streaming) {
       this.queue = new AsyncQueue<MessageShape<DescMessage>>(
         () => {
@@ -363,23 +370,7 @@ class GrpcClientCall {
     if (this.settled) return;
     const comp = this.resCompression;
     if (compressed && comp === undefined) throw new RpcError(Code.INTERNAL, "grpc: compressed response without grpc-encoding");
-    if (!compressed && this.pending === undefined) return this.deliver(bytes);
-    // Decompression is asynchronous: chain it so messages are delivered in order.
-    this.inflight++;
-    if (this.inflight >= OUTPUT_HIGH_WATER) this.stream.pause();
-    const p = (this.pending ?? Promise.resolve())
-      .then(async () => {
-        if (this.settled) return;
-        const out = compressed && comp !== undefined ? await comp.decompress(bytes, this.maxRecv) : bytes;
-        if (!this.settled) this.deliver(out);
-      })
-      .catch((e) => this.cancel(RpcError.from(e, Code.INTERNAL)))
-      .finally(() => {
-        this.inflight--;
-        if (this.pending === p) this.pending = undefined;
-        this.maybeResume();
-      });
-    this.pending = p;
+    this.inflater.push(bytes, compressed, comp);
   }
 
   private deliver(bytes: Uint8Array): void {
@@ -398,7 +389,7 @@ class GrpcClientCall {
   /** Resumes reading once neither the reader's queue nor the decompression chain is backed up. */
   private maybeResume(): void {
     if (this.settled || !this.stream.isPaused()) return;
-    if ((this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2 && this.inflight < OUTPUT_HIGH_WATER / 2) this.stream.resume();
+    if ((this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2 && this.inflater.inflight < OUTPUT_HIGH_WATER / 2) this.stream.resume();
   }
 
   /** Sends the request stream with backpressure; half-closes at its end. */
@@ -450,9 +441,9 @@ class GrpcClientCall {
 
   private onClose(): void {
     if (this.settled) return;
-    if (this.pending !== undefined) {
+    if (this.inflater.busy !== undefined) {
       // Settle only after the messages still being decompressed are delivered.
-      void this.pending.then(() => this.onClose());
+      void this.inflater.busy.then(() => this.onClose());
       return;
     }
     let err: RpcError | undefined;
