@@ -6,35 +6,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { Code, Metadata, RpcError, createClient, type Client } from "@petrel/core";
+import { Code, Metadata, createClient, type Client } from "@petrel/core";
 import { createGrpcTransport } from "@petrel/node";
-import { EchoRequestSchema, TestService, eventually } from "@petrel/testing";
+import { EchoRequestSchema, TestService, drain, eventually, expectRpcError, from } from "@petrel/testing";
 import type * as grpc from "@grpc/grpc-js";
 import { startGrpcJsServer, type GrpcJsPeerServer } from "./grpc-js-peer.ts";
 
 /** The grpc-js server accepts up to this much, so larger-than-4-MiB responses can be produced. */
 const PEER_MAX_RECEIVE = 8 * 1024 * 1024;
-
-async function expectRpcError(p: Promise<unknown>, code: Code): Promise<RpcError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof RpcError, `expected RpcError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected code ${code}, got ${e.code}: ${e.message}`);
-    return e;
-  }
-  assert.fail(`expected RpcError ${code}, call succeeded`);
-}
-
-async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
-async function* from<T>(items: T[]): AsyncGenerator<T> {
-  for (const x of items) yield x;
-}
 
 const count = (xs: string[], m: string) => xs.filter((x) => x === m).length;
 

@@ -23,7 +23,8 @@ export async function eventually(cond: () => boolean, timeoutMs = 10_000, what =
   }
 }
 
-async function expectRpcError(p: Promise<unknown>, code: Code): Promise<RpcError> {
+/** Awaits `p` and asserts it failed with an RpcError of `code`; returns the error. */
+export async function expectRpcError(p: Promise<unknown>, code: Code): Promise<RpcError> {
   try {
     await p;
   } catch (e) {
@@ -34,13 +35,15 @@ async function expectRpcError(p: Promise<unknown>, code: Code): Promise<RpcError
   assert.fail(`expected RpcError ${code}, call succeeded`);
 }
 
-async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
+/** Collects an async iterable into an array. */
+export async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const x of it) out.push(x);
   return out;
 }
 
-async function* from<T>(items: T[]): AsyncGenerator<T> {
+/** An async iterable over `items` (a request stream for tests). */
+export async function* from<T>(items: T[]): AsyncGenerator<T> {
   for (const x of items) yield x;
 }
 

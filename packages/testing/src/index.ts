@@ -1,3 +1,11 @@
 export { createTestServiceImpl, type TestServiceProbe } from "./test-service.js";
-export { describeTransportConformance, eventually, type ConformanceSetup, type ConformanceTarget } from "./conformance.js";
+export {
+  describeTransportConformance,
+  drain,
+  eventually,
+  expectRpcError,
+  from,
+  type ConformanceSetup,
+  type ConformanceTarget,
+} from "./conformance.js";
 export * from "./gen/petrel/testing/v1/test_pb.js";
