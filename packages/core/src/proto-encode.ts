@@ -38,6 +38,12 @@ import {
   T_SFIXED64,
   T_SINT32,
   T_SINT64,
+  WT_BIT32,
+  WT_BIT64,
+  WT_END_GROUP,
+  WT_LEN,
+  WT_START_GROUP,
+  WT_VARINT,
 } from "./proto-scalar.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: messages are accessed reflectively
@@ -46,14 +52,6 @@ type Any = any;
 // FeatureSet.FieldPresence
 const IMPLICIT = 2;
 const LEGACY_REQUIRED = 3;
-
-// Wire types
-const WT_VARINT = 0;
-const WT_BIT64 = 1;
-const WT_LEN = 2;
-const WT_START_GROUP = 3;
-const WT_END_GROUP = 4;
-const WT_BIT32 = 5;
 
 // Field modes: how presence is decided (singular) or which repeated layout is written.
 const M_ONEOF = 0;

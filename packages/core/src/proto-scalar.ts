@@ -18,3 +18,11 @@ export const T_SFIXED32 = 15;
 export const T_SFIXED64 = 16;
 export const T_SINT32 = 17;
 export const T_SINT64 = 18;
+
+/** Protobuf wire types (the low three bits of a tag). */
+export const WT_VARINT = 0;
+export const WT_BIT64 = 1;
+export const WT_LEN = 2;
+export const WT_START_GROUP = 3;
+export const WT_END_GROUP = 4;
+export const WT_BIT32 = 5;
