@@ -1,7 +1,8 @@
-// Renders interop/results/matrix.json (written by interop.test.ts) as a Markdown table.
+// Renders interop/results/matrix.json (written by interop.test.ts) and its siblings matrix-<peer>.json
+// (written by the other peers' suites, e.g. python.test.ts, go.test.ts) as one Markdown table.
 // `node --import tsx interop/src/matrix.ts` prints it; `--write` also puts it into README.md
 // between `<!-- interop-matrix:start -->` and `<!-- interop-matrix:end -->`.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -54,6 +55,27 @@ export function renderMatrix(m: Matrix): string {
   return lines.join("\n");
 }
 
+/** Merges matrix parts: directions in part order, cases in first-seen order. */
+export function mergeMatrices(parts: Matrix[]): Matrix {
+  const out: Matrix = { directions: [], cases: [], results: {}, notes: {} };
+  for (const p of parts) {
+    for (const d of p.directions) if (!out.directions.includes(d)) out.directions.push(d);
+    for (const c of p.cases) if (!out.cases.includes(c)) out.cases.push(c);
+    for (const [d, r] of Object.entries(p.results)) out.results[d] = { ...out.results[d], ...r };
+    for (const [d, n] of Object.entries(p.notes ?? {})) (out.notes ?? {})[d] = { ...out.notes?.[d], ...n };
+  }
+  return out;
+}
+
+/** matrix.json first, then every matrix-<peer>.json beside it in name order. */
+export function readMatrixParts(): Matrix[] {
+  const dir = dirname(matrixPath);
+  const names = readdirSync(dir)
+    .filter((n) => /^matrix-[\w-]+\.json$/.test(n))
+    .sort();
+  return [matrixPath, ...names.map((n) => join(dir, n))].map((f) => JSON.parse(readFileSync(f, "utf8")) as Matrix);
+}
+
 /** Replaces the text between the markers in `readme` with `table`. */
 export function spliceReadme(readme: string, table: string): string {
   const a = readme.indexOf(START_MARKER);
@@ -63,7 +85,7 @@ export function spliceReadme(readme: string, table: string): string {
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const m = JSON.parse(readFileSync(matrixPath, "utf8")) as Matrix;
+  const m = mergeMatrices(readMatrixParts());
   const table = renderMatrix(m);
   console.log(table);
   if (process.argv.includes("--write")) {
