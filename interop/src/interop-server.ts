@@ -3,7 +3,7 @@
 import { createRouter } from "@petrel/core";
 import { createGrpcServer } from "@petrel/node";
 import { parseFlags } from "./flags.js";
-import { registerTestService, observeRequestCompression } from "./test-service.js";
+import { registerTestService } from "./test-service.js";
 const USAGE = "usage: interop-server --port=P [--use_tls=false] [--host=127.0.0.1]";
 
 async function main(): Promise<number> {
@@ -30,7 +30,6 @@ async function main(): Promise<number> {
   }
   const host = flags.get("host") ?? "127.0.0.1";
   const server = createGrpcServer({ router: registerTestService(createRouter()) });
-  observeRequestCompression(server.http2Server);
   const addr = await server.listen({ port, host });
   console.log(`interop-server: listening on ${addr.host}:${addr.port}`);
   await new Promise<void>((resolve) => {

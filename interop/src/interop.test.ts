@@ -49,14 +49,7 @@ const RUBY_CLIENT_CASES = new Set(
 
 /** Known non-passes: direction -> case -> [expected outcome, why]. Everything else must pass. */
 const EXPECTED: Record<string, Record<string, [Outcome, string]>> = {
-  [PETREL_TO_PETREL]: {
-    server_compressed_unary: ["not yet", "Petrel's client transport does not report whether a response message was compressed"],
-    client_compressed_streaming: ["not yet", "Petrel's client transport compresses per call; the case needs per-message compression"],
-    server_compressed_streaming: [
-      "not yet",
-      "Petrel's client transport does not report per-message compression, and its server compresses per call",
-    ],
-  },
+  [PETREL_TO_PETREL]: {},
   [RUBY_TO_PETREL]: {},
   [PETREL_TO_RUBY]: {
     client_compressed_unary: [
@@ -64,8 +57,8 @@ const EXPECTED: Record<string, Record<string, [Outcome, string]>> = {
       "the ruby interop server does not implement the expect_compressed probe (accepts it, spec wants INVALID_ARGUMENT)",
     ],
     client_compressed_streaming: ["fail", "the ruby interop server does not implement the expect_compressed probe"],
-    server_compressed_unary: ["not yet", "Petrel's client transport does not report whether a response message was compressed"],
-    server_compressed_streaming: ["not yet", "Petrel's client transport does not report per-message compression"],
+    server_compressed_unary: ["fail", "the ruby interop server ignores response_compressed: it never compresses a response"],
+    server_compressed_streaming: ["fail", "the ruby interop server ignores ResponseParameters.compressed: it never compresses a response"],
   },
 };
 

@@ -16,6 +16,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "./transport.js";
+import { carryMessageHints } from "./message-flags.js";
 
 /** Options of `createClient`. */
 export interface ClientOptions {
@@ -58,7 +59,7 @@ export function createClient<S extends DescService>(service: S, transport: Trans
 }
 
 function toMessage<D extends DescMessage>(schema: D, input: unknown): MessageShape<D> {
-  return isMessage(input, schema) ? input : create(schema, input as never);
+  return isMessage(input, schema) ? input : carryMessageHints(input as object, create(schema, input as never));
 }
 
 /** Fills deadline and signal of a request from the call options and the parent call. */

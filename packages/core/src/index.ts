@@ -36,3 +36,4 @@ export { ServerContext, type HandlerContext, type PeerInfo } from "./handler-con
 export { setContextStorage, getContextStorage, currentHandlerContext, type ContextStorage } from "./context-storage.js";
 export { AsyncQueue } from "./async-queue.js";
 export { createInMemoryTransport, type InMemoryTransportOptions } from "./in-memory-transport.js";
+export { markReceivedCompressed, messageCompressionHint, setMessageCompression, wasCompressed } from "./message-flags.js";

@@ -8,6 +8,7 @@ import type { ServiceImpl } from "./method-types.js";
 import { methodPath } from "./method-types.js";
 import { RpcError } from "./rpc-error.js";
 import { applyInterceptors } from "./transport.js";
+import { carryMessageHints } from "./message-flags.js";
 
 /** A unary call as a server interceptor sees it. */
 export interface ServerUnaryRequest {
@@ -103,7 +104,7 @@ function toOutput(schema: DescMessage, v: unknown): MessageShape<DescMessage> {
   if (v === null || typeof v !== "object") {
     throw new RpcError(Code.INTERNAL, "handler returned no message");
   }
-  return isMessage(v, schema) ? v : create(schema, v as never);
+  return isMessage(v, schema) ? v : carryMessageHints(v, create(schema, v as never));
 }
 
 /** Runs `fn` inside the context storage, so outbound calls inherit deadline and cancellation. */

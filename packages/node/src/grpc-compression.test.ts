@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { gzipSync, deflateSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import { Code, RpcError, createClient, createRouter, type Client, type Metadata } from "@petrel/core";
+import { Code, RpcError, createClient, createRouter, setMessageCompression, wasCompressed, type Client, type Metadata } from "@petrel/core";
 import { createCompressionRegistry, type Compression, type CompressionRegistry } from "@petrel/protocol-grpc";
 import { EchoRequestSchema, EchoResponseSchema, TestService, createTestServiceImpl, type TestServiceProbe } from "@petrel/testing";
 import {
@@ -439,6 +439,78 @@ describe("gRPC compression: interop with @grpc/grpc-js", () => {
       }
     } finally {
       peer.close();
+    }
+  });
+});
+
+describe("gRPC compression: per message (setMessageCompression / wasCompressed)", () => {
+  it("each message's compressed flag is chosen by its sender and seen by its receiver, both ways", async () => {
+    const srv = counted();
+    const cli = counted();
+    const seenByServer: boolean[] = [];
+    const impl = {
+      ...createTestServiceImpl(),
+      // Echo: `text` "plain" asks for an uncompressed response on a compressing call.
+      echo(req: { text: string }) {
+        const res = { text: req.text };
+        return req.text === "plain" ? setMessageCompression(res, false) : res;
+      },
+      // Bidi: records each request's flag; compresses only the responses to even seq.
+      async *bidi(reqs: AsyncIterable<{ seq: bigint }>) {
+        for await (const r of reqs) {
+          seenByServer.push(wasCompressed(r));
+          yield setMessageCompression({ seq: r.seq }, r.seq % 2n === 0n);
+        }
+      },
+    };
+    const router = createRouter().service(TestService, impl);
+    const server = createGrpcServer({ router, compression: "gzip", compressions: srv.registry });
+    const { port } = await server.listen();
+    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}`, compression: "gzip", compressions: cli.registry });
+    const client = createClient(TestService, transport);
+    try {
+      const zipped = await client.echo({ text: "zip" });
+      const plain = await client.echo({ text: "plain" });
+      assert.equal(wasCompressed(zipped), true);
+      assert.equal(wasCompressed(plain), false);
+      assert.equal(srv.compressed.gzip, 1, "only the first echo response was compressed");
+      srv.compressed.gzip = 0;
+      srv.decompressed.gzip = 0;
+
+      const requests = [0n, 1n, 2n, 3n].map((seq) => (seq % 2n === 1n ? setMessageCompression({ seq }, false) : { seq }));
+      const responses = await drain(client.bidi(from(requests)));
+      assert.deepEqual(
+        responses.map((r) => r.seq),
+        [0n, 1n, 2n, 3n],
+      );
+      assert.deepEqual(seenByServer, [true, false, true, false], "request flags as the server saw them");
+      assert.deepEqual(
+        responses.map((r) => wasCompressed(r)),
+        [true, false, true, false],
+        "response flags as the client saw them",
+      );
+      assert.equal(srv.decompressed.gzip, 2);
+      assert.equal(srv.compressed.gzip, 2);
+      assert.equal(cli.compressed.gzip, 2 + 2, "two echo requests and two bidi requests were compressed");
+    } finally {
+      await transport.close();
+      await server.close({ graceMs: 1000 });
+    }
+  });
+
+  it("a compress hint on a call without an encoding changes nothing: the message goes out uncompressed", async () => {
+    const router = createRouter().service(TestService, createTestServiceImpl());
+    const server = createGrpcServer({ router });
+    const { port } = await server.listen();
+    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` });
+    const client = createClient(TestService, transport);
+    try {
+      const res = await client.echo(setMessageCompression({ text: "x" }, true));
+      assert.equal(res.text, "x");
+      assert.equal(wasCompressed(res), false);
+    } finally {
+      await transport.close();
+      await server.close({ graceMs: 1000 });
     }
   });
 });

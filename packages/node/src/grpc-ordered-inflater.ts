@@ -5,8 +5,8 @@ import type { Compression } from "@petrel/protocol-grpc";
 export interface InflaterHooks {
   /** Whether the call ended (later messages are dropped). */
   isDone(): boolean;
-  /** A message, decompressed, in arrival order. May throw an RpcError. */
-  deliver(bytes: Uint8Array): void;
+  /** A message, decompressed, in arrival order, with its compressed flag. May throw an RpcError. */
+  deliver(bytes: Uint8Array, compressed: boolean): void;
   /** Decompression or delivery failed. */
   fail(error: RpcError): void;
   /** Too many messages wait for decompression: stop reading. */
@@ -38,14 +38,14 @@ export class OrderedInflater {
 
   /** Takes one message off the wire. */
   push(bytes: Uint8Array, compressed: boolean, compression: Compression | undefined): void {
-    if (!compressed && this.pending === undefined) return this.hooks.deliver(bytes);
+    if (!compressed && this.pending === undefined) return this.hooks.deliver(bytes, false);
     this.inflight++;
     if (this.inflight >= this.highWater) this.hooks.pause();
     const p = (this.pending ?? Promise.resolve())
       .then(async () => {
         if (this.hooks.isDone()) return;
         const out = compressed && compression !== undefined ? await compression.decompress(bytes, this.maxOutput) : bytes;
-        if (!this.hooks.isDone()) this.hooks.deliver(out);
+        if (!this.hooks.isDone()) this.hooks.deliver(out, compressed);
       })
       .catch((e) => this.hooks.fail(RpcError.from(e, Code.INTERNAL)))
       .finally(() => {

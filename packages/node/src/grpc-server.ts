@@ -13,6 +13,8 @@ import {
   type MethodHandler,
   type Router,
   type ServerResponse,
+  markReceivedCompressed,
+  messageCompressionHint,
 } from "@petrel/core";
 import {
   IDENTITY_ENCODING,
@@ -275,7 +277,7 @@ class GrpcServerCall {
     this.inflater = new OrderedInflater(
       {
         isDone: () => this.done,
-        deliver: (bytes) => this.deliver(bytes),
+        deliver: (bytes, compressed) => this.deliver(bytes, compressed),
         fail: (e) => this.fail(e),
         pause: () => this.stream.pause(),
         settled: () => this.maybeResume(),
@@ -336,13 +338,14 @@ class GrpcServerCall {
     this.inflater.push(bytes, compressed, this.reqCompression);
   }
 
-  private deliver(bytes: Uint8Array): void {
+  private deliver(bytes: Uint8Array, compressed: boolean): void {
     let message: MessageShape<DescMessage>;
     try {
       message = this.codec.decode(this.handler.method.input, bytes);
     } catch (e) {
       throw new RpcError(Code.INTERNAL, `grpc: cannot decode request ${this.handler.method.input.typeName}: ${(e as Error).message}`);
     }
+    if (compressed) markReceivedCompressed(message);
     if (this.unary) {
       if (this.started) throw new RpcError(Code.UNIMPLEMENTED, "grpc: more than one request message for a unary call");
       this.started = true;
@@ -408,7 +411,7 @@ class GrpcServerCall {
       throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: response message of ${bytes.length} bytes exceeds the limit of ${this.maxSend}`);
     }
     const c = this.responseCompression();
-    if (c === undefined) return frameMessage(bytes);
+    if (c === undefined || messageCompressionHint(message) === false) return frameMessage(bytes);
     let out: Uint8Array;
     try {
       out = await c.compress(bytes);

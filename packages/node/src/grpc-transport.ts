@@ -12,6 +12,8 @@ import {
   type StreamResponse,
   type UnaryRequest,
   type UnaryResponse,
+  markReceivedCompressed,
+  messageCompressionHint,
 } from "@petrel/core";
 import type { ClosableTransport } from "@petrel/protocol-native";
 import {
@@ -163,7 +165,9 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
             if (bytes !== undefined && bytes.length > maxSend) {
               throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
             }
-            if (bytes !== undefined && compression !== undefined) bytes = await compressRequest(compression, bytes);
+            // A message marked setMessageCompression(msg, false) goes out uncompressed on a compressing call.
+            const compress = compression !== undefined && messageCompressionHint(req.message) !== false;
+            if (bytes !== undefined && compress) bytes = await compressRequest(compression, bytes);
             const { stream, codec: c } = open(req as UnaryRequest, compression);
             call = new GrpcClientCall(stream, c, req as UnaryRequest, maxRecv, false, compressions);
             call.onSettled = (err) => {
@@ -184,7 +188,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
                 message: call.messages[0] as MessageShape<O>,
               });
             };
-            stream.end(frameMessage(bytes as Uint8Array, compression !== undefined));
+            stream.end(frameMessage(bytes as Uint8Array, compress));
           } catch (e) {
             reject(RpcError.from(e, Code.INTERNAL));
           }
@@ -289,7 +293,7 @@ class GrpcClientCall {
     this.inflater = new OrderedInflater(
       {
         isDone: () => this.settled,
-        deliver: (bytes) => this.deliver(bytes),
+        deliver: (bytes, compressed) => this.deliver(bytes, compressed),
         fail: (e) => this.cancel(e),
         pause: () => this.stream.pause(),
         settled: () => this.maybeResume(),
@@ -373,13 +377,14 @@ class GrpcClientCall {
     this.inflater.push(bytes, compressed, comp);
   }
 
-  private deliver(bytes: Uint8Array): void {
+  private deliver(bytes: Uint8Array, compressed: boolean): void {
     let m: MessageShape<DescMessage>;
     try {
       m = this.codec.decode(this.req.method.output, bytes);
     } catch (e) {
       throw new RpcError(Code.INTERNAL, `grpc: cannot decode response ${this.req.method.output.typeName}: ${(e as Error).message}`);
     }
+    if (compressed) markReceivedCompressed(m);
     if (this.queue !== undefined) {
       this.queue.push(m);
       if (this.queue.length >= OUTPUT_HIGH_WATER) this.stream.pause();
@@ -407,11 +412,12 @@ class GrpcClientCall {
         let bytes = this.codec.encode(this.req.method.input, r.value);
         if (bytes.length > maxSend)
           throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
-        if (compression !== undefined) {
+        const compress = compression !== undefined && messageCompressionHint(r.value) !== false;
+        if (compress) {
           bytes = await compressRequest(compression, bytes);
           if (this.settled || this.stream.destroyed) return;
         }
-        if (!this.stream.write(frameMessage(bytes, compression !== undefined))) {
+        if (!this.stream.write(frameMessage(bytes, compress))) {
           await new Promise<void>((resolve) => {
             const done = () => {
               this.stream.off("drain", done);
