@@ -18,6 +18,7 @@ export const targets = [
   ["bench/proto", "bench/src/gen"],
   ["interop/proto", "interop/src/gen"],
   ["packages/health/proto", "packages/health/src/gen"],
+  ["packages/reflection/proto", "packages/reflection/src/gen"],
 ];
 
 /**
