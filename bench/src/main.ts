@@ -1,7 +1,8 @@
 // Petrel benchmark harness: CLI + orchestration.
 //   npm run bench -- [--quick] [--json FILE] [--systems a,b] [--workloads unary,server-stream]
 //                    [--duration S] [--warmup S] [--inflight 1,32,256] [--profile]
-// Each row = one server child + one client child (pinned to cores 0/1 when possible).
+// Each row = one server child + one client child (pinned to cores 0/1 when possible); in
+// "h2load>X" rows the client is the h2load binary (see h2load.ts).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -9,8 +10,9 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ChildResult, ClientConfig } from "./child.ts";
-import { formatRatios, formatTable, type Row, toJsonRows } from "./report.ts";
-import { DEFAULT_SYSTEMS, registry } from "./systems/index.ts";
+import { findH2load, isH2loadSystem, runH2load } from "./h2load.ts";
+import { formatRatios, formatTable, formatTargets, type Row, toJsonRows } from "./report.ts";
+import { DEFAULT_SYSTEMS, QUICK_SYSTEMS, registry } from "./systems/index.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
@@ -36,7 +38,10 @@ if (args.help) {
   console.log(
     "usage: npm run bench -- [--quick] [--json FILE] [--systems a,b] [--workloads unary,server-stream]\n" +
       "                        [--duration S] [--warmup S] [--inflight 1,32,256] [--profile]\n" +
-      `systems: ${Object.keys(registry).join(", ")} (default: ${DEFAULT_SYSTEMS.join(", ")})`,
+      `systems: ${Object.keys(registry).join(", ")}\n` +
+      `default: ${DEFAULT_SYSTEMS.join(", ")}\n` +
+      `--quick default: ${QUICK_SYSTEMS.join(", ")}\n` +
+      `"h2load>X" rows drive X's server with h2load (nghttp2-client), unary only.`,
   );
   process.exit(0);
 }
@@ -57,8 +62,14 @@ function die(msg: string): never {
   process.exit(2);
 }
 
-const systems = list(args.systems) ?? DEFAULT_SYSTEMS;
+let systems = list(args.systems) ?? (args.quick ? QUICK_SYSTEMS : DEFAULT_SYSTEMS);
 for (const s of systems) if (!(s in registry)) die(`unknown system "${s}" (known: ${Object.keys(registry).join(", ")})`);
+const H2LOAD = systems.some(isH2loadSystem) ? findH2load() : undefined;
+if (systems.some(isH2loadSystem) && !H2LOAD) {
+  // The bench is a measurement tool, not a test: a missing peer drops its rows, loudly.
+  console.error("bench: h2load not found (Debian package nghttp2-client); skipping the h2load>* rows");
+  systems = systems.filter((s) => !isH2loadSystem(s));
+}
 const workloads = (list(args.workloads) ?? [...WORKLOADS]) as Workload[];
 for (const w of workloads) if (!WORKLOADS.includes(w)) die(`unknown workload "${w}" (known: ${WORKLOADS.join(", ")})`);
 const inflights = (list(args.inflight) ?? ["1", "32", "256"]).map((s) => Math.floor(num(s, 1, "inflight")));
@@ -72,6 +83,11 @@ const killAll = (): void => {
   for (const c of live) c.kill("SIGKILL");
 };
 process.on("exit", killAll);
+/** h2load processes join `live` too, so an interrupted bench kills them. */
+const trackH2load = (proc: ChildProcess): void => {
+  live.add(proc);
+  proc.once("close", () => live.delete(proc));
+};
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => {
     killAll();
@@ -194,12 +210,32 @@ interface RowSpec {
 
 async function runRow(spec: RowSpec): Promise<Row> {
   const row: Row = { ...spec, rps: 0, p50_us: 0, p99_us: 0 };
-  const name = `${spec.system}-${spec.workload}-${spec.inflight}`;
+  // Profile folders must not contain ">" (shell-unfriendly): "h2load>grpc-js" -> "h2load-to-grpc-js".
+  const name = `${spec.system.replace(">", "-to-")}-${spec.workload}-${spec.inflight}`;
   let server: Child | undefined;
   let client: Child | undefined;
   try {
     server = spawnChild(0, ["server", spec.system], `${name}-server`);
     const ready = await server.message(30_000);
+    if (H2LOAD && isH2loadSystem(spec.system)) {
+      const serverDied = server.exited.then(() => {
+        throw new Error(`server exited during the row (code ${server?.proc.exitCode})`);
+      });
+      const res = await Promise.race([
+        runH2load({
+          bin: H2LOAD,
+          port: Number(ready.port),
+          inflight: spec.inflight,
+          warmupS,
+          durationS,
+          core: PIN ? 1 : undefined,
+          track: trackH2load,
+        }),
+        serverDied,
+      ]);
+      Object.assign(row, res);
+      return row;
+    }
     const cfg: ClientConfig = {
       port: Number(ready.port),
       workload: spec.workload,
@@ -226,9 +262,15 @@ async function runRow(spec: RowSpec): Promise<Row> {
 const specs: RowSpec[] = [];
 for (const workload of workloads) {
   const levels = workload === "unary" ? inflights : [1];
-  for (const inflight of levels) for (const system of systems) specs.push({ system, workload, inflight });
+  // h2load issues unary requests only; it has no server-stream row.
+  const rowSystems = workload === "unary" ? systems : systems.filter((s) => !isH2loadSystem(s));
+  for (const inflight of levels) for (const system of rowSystems) specs.push({ system, workload, inflight });
 }
 
+if (specs.length === 0) {
+  console.error("bench: no rows to run");
+  process.exit(0);
+}
 if (args.profile) mkdirSync(PROF_DIR, { recursive: true });
 console.error(
   `bench: ${specs.length} rows, warm-up ${warmupS} s + measure ${durationS} s each; ` +
@@ -250,6 +292,8 @@ console.log();
 console.log(formatTable(rows));
 const ratios = formatRatios(rows);
 if (ratios) console.log(`\n${ratios}`);
+const targets = formatTargets(rows);
+if (targets) console.log(`\n${targets}`);
 if (args.json) {
   writeFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.json), `${JSON.stringify(toJsonRows(rows), null, 2)}\n`);
   console.error(`bench: wrote ${args.json}`);

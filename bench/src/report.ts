@@ -35,46 +35,138 @@ export function formatTable(rows: Row[]): string {
   return [line([...COLUMNS]), sep, ...lines].join("\n");
 }
 
-const PAIRS: Array<[string, string, boolean]> = [
-  // [numerator, denominator, also show p99 ratio]
-  ["petrel-native", "grpc-js", true],
-  ["petrel-native", "raw-net", false],
-  // gRPC roles: the Petrel server under the grpc-js client, the Petrel client against the grpc-js server.
-  ["grpc-js>petrel-grpc", "grpc-js", true],
-  ["petrel-grpc>grpc-js", "grpc-js", true],
-  ["petrel-grpc", "grpc-js", true],
-  ["grpc-js", "raw-net", false],
+interface Pair {
+  /** Numerator and denominator systems. */
+  a: string;
+  b: string;
+  /** Also print the p99 ratio. */
+  p99?: boolean;
+  /** Issue 3's goal for this ratio (unary only), printed next to the achieved value. */
+  target?: Target;
+}
+
+interface Target {
+  /** Short name for the summary table. */
+  label: string;
+  min: number;
+  /** In-flight levels the target applies to; all when absent. */
+  inflight?: number[];
+}
+
+const SERVER_VS_GRPC_JS: Target = { label: "Petrel gRPC server / grpc-js server (h2load)", min: 1 };
+const SERVER_VS_RAW: Target = { label: "Petrel gRPC server / raw node:http2 (h2load)", min: 0.9 };
+const CLIENT_VS_GRPC_JS: Target = { label: "Petrel gRPC client / grpc-js client", min: 2, inflight: [32, 256] };
+
+const PAIRS: Pair[] = [
+  { a: "petrel-native", b: "grpc-js", p99: true },
+  { a: "petrel-native", b: "raw-net" },
+  // gRPC server role: h2load (a C client that costs almost nothing) against each server, then
+  // the Petrel server under the Node clients.
+  { a: "h2load>petrel-grpc", b: "h2load>grpc-js", p99: true, target: SERVER_VS_GRPC_JS },
+  { a: "h2load>petrel-grpc", b: "h2load>raw-http2", p99: true, target: SERVER_VS_RAW },
+  { a: "h2load>grpc-js", b: "h2load>raw-http2", p99: true },
+  { a: "grpc-js>petrel-grpc", b: "grpc-js", p99: true },
+  { a: "connect-node>petrel-grpc", b: "connect-node", p99: true },
+  // gRPC client role: the Petrel client against the grpc-js server (the grpc-js server is not the
+  // bound: h2load gets ~3x more out of it), and both Petrel sides against both grpc-js sides.
+  { a: "petrel-grpc>grpc-js", b: "grpc-js", p99: true, target: CLIENT_VS_GRPC_JS },
+  { a: "petrel-grpc", b: "grpc-js", p99: true, target: CLIENT_VS_GRPC_JS },
+  { a: "petrel-grpc", b: "raw-http2", p99: true },
+  { a: "petrel-grpc", b: "connect-node", p99: true },
+  { a: "connect-node", b: "grpc-js", p99: true },
+  { a: "raw-http2", b: "grpc-js" },
+  { a: "grpc-js", b: "raw-net" },
 ];
 
-export function formatRatios(rows: Row[]): string {
+interface Achieved {
+  pair: Pair;
+  row: Row;
+  value: number;
+}
+
+/** Ratios of every pair with both rows present; `target` set when a target applies. */
+function achieved(rows: Row[]): Array<Achieved & { p99: number | undefined; target: Target | undefined }> {
   const ok = rows.filter((r) => !r.error && r.rps > 0);
   const keys: string[] = [];
   for (const r of ok) {
     const k = `${r.workload}@${r.inflight}`;
     if (!keys.includes(k)) keys.push(k);
   }
-  const out: string[] = [];
+  const out: Array<Achieved & { p99: number | undefined; target: Target | undefined }> = [];
   for (const k of keys) {
     const at = (system: string): Row | undefined => ok.find((r) => r.system === system && `${r.workload}@${r.inflight}` === k);
-    for (const [a, b, p99] of PAIRS) {
-      const ra = at(a);
-      const rb = at(b);
+    for (const pair of PAIRS) {
+      const ra = at(pair.a);
+      const rb = at(pair.b);
       if (!ra || !rb) continue;
-      let s = `${`${a} / ${b}`.padEnd(26)} ${`${ra.workload} x${ra.inflight}`.padEnd(18)} req/s ${ratio(ra.rps, rb.rps)}`;
-      if (p99) s += `  p99 ${ratio(ra.p99_us, rb.p99_us)}`;
-      out.push(s);
+      const t = pair.target;
+      const applies = t && ra.workload === "unary" && (!t.inflight || t.inflight.includes(ra.inflight));
+      out.push({
+        pair,
+        row: ra,
+        value: ra.rps / rb.rps,
+        p99: pair.p99 && ra.p99_us > 0 && rb.p99_us > 0 ? ra.p99_us / rb.p99_us : undefined,
+        target: applies ? t : undefined,
+      });
     }
   }
-  return out.join("\n");
+  return out;
 }
 
-function ratio(a: number, b: number): string {
-  if (!(b > 0)) return "n/a";
-  const r = a / b;
+/** One line per pair and workload/in-flight; lines with a target say whether it is met. */
+export function formatRatios(rows: Row[]): string {
+  const all = achieved(rows);
+  const width = Math.max(0, ...all.map((x) => x.pair.a.length + x.pair.b.length + 3));
+  return all
+    .map((x) => {
+      let s = `${`${x.pair.a} / ${x.pair.b}`.padEnd(width)}  ${`${x.row.workload} x${x.row.inflight}`.padEnd(18)} req/s ${fmtRatio(x.value).padStart(7)}`;
+      if (x.pair.p99) s += `  p99 ${x.p99 === undefined ? "n/a" : fmtRatio(x.p99)}`;
+      if (x.target) s += `   target >= ${x.target.min}x: ${x.value >= x.target.min ? "met" : "NOT met"}`;
+      return s;
+    })
+    .join("\n");
+}
+
+/**
+ * Issue 3's targets side by side: one line per target and numerator system, the achieved req/s
+ * ratio per in-flight level ("-" where the target does not apply or a row is missing).
+ */
+export function formatTargets(rows: Row[]): string {
+  const hits = achieved(rows).filter((x) => x.target);
+  if (hits.length === 0) return "";
+  const levels = [...new Set(rows.filter((r) => r.workload === "unary").map((r) => r.inflight))].sort((a, b) => a - b);
+  const lines = new Map<string, { head: string; target: Target; cells: Map<number, number> }>();
+  for (const x of hits) {
+    const t = x.target as Target;
+    const key = `${t.label}|${x.pair.a}|${x.pair.b}`;
+    let line = lines.get(key);
+    if (!line) {
+      line = { head: `${t.label} [${x.pair.a} / ${x.pair.b}]`, target: t, cells: new Map() };
+      lines.set(key, line);
+    }
+    line.cells.set(x.row.inflight, x.value);
+  }
+  const width = Math.max(...[...lines.values()].map((l) => l.head.length));
+  const header = `${"issue 3 targets (unary req/s ratio)".padEnd(width)}  ${levels.map((n) => `x${n}`.padStart(9)).join("")}  target`;
+  const body = [...lines.values()].map((l) => {
+    const cells = levels.map((n) => {
+      const v = l.cells.get(n);
+      return (v === undefined ? "- " : `${fmtRatio(v)}${v >= l.target.min ? " " : "!"}`).padStart(9);
+    });
+    const where = l.target.inflight ? ` at x${l.target.inflight.join("/x")}` : "";
+    return `${l.head.padEnd(width)}  ${cells.join("")}  >= ${l.target.min}x${where}`;
+  });
+  return [header, ...body, '("!" = below target)'].join("\n");
+}
+
+function fmtRatio(r: number): string {
   return `${r >= 10 ? r.toFixed(1) : r.toFixed(3)}x`;
 }
 
-/** JSON rows with exactly {system, workload, inflight, rps, p50_us, p99_us} (+ error on failed rows). */
+/**
+ * JSON rows with exactly {system, workload, inflight, rps, p50_us, p99_us} (+ error on failed
+ * rows). h2load rows have the same shape (latencies from h2load's per-request log).
+ */
 export function toJsonRows(rows: Row[]): Row[] {
   return rows.map((r) => {
     const base = {

@@ -3,6 +3,8 @@
 // A system is one module under ./systems/ whose default export implements
 // BenchSystem. To add one: write the file, add one line to `registry`, and
 // (to run it without --systems) add its name to DEFAULT_SYSTEMS.
+// "h2load>X" rows run system X's server under the h2load binary (see ../h2load.ts): their
+// registry entry is X's module, whose client is never used.
 // Modules are loaded lazily, only inside the child that runs them, so a broken
 // or unfinished system cannot affect the others.
 
@@ -38,10 +40,41 @@ export const registry: Record<string, () => Promise<{ default: BenchSystem }>> =
   "petrel-grpc": () => import("./petrel-grpc.ts"),
   "grpc-js>petrel-grpc": () => import("./grpc-js-to-petrel-grpc.ts"),
   "petrel-grpc>grpc-js": () => import("./petrel-grpc-to-grpc-js.ts"),
+  "raw-http2": () => import("./raw-http2.ts"),
+  "connect-node": () => import("./connect-node.ts"),
+  "connect-node>petrel-grpc": () => import("./connect-node-to-petrel-grpc.ts"),
+  "h2load>petrel-grpc": () => import("./petrel-grpc.ts"),
+  "h2load>grpc-js": () => import("./grpc-js.ts"),
+  "h2load>raw-http2": () => import("./raw-http2.ts"),
 };
 
-/** Systems run when --systems is not given. Add "petrel-native" here to enable it. */
-export const DEFAULT_SYSTEMS = ["petrel-native", "petrel-grpc", "grpc-js>petrel-grpc", "petrel-grpc>grpc-js", "grpc-js", "raw-net"];
+/** Systems run when --systems is not given: every row, so one run has every ratio. */
+export const DEFAULT_SYSTEMS = [
+  "petrel-native",
+  "petrel-grpc",
+  "grpc-js>petrel-grpc",
+  "petrel-grpc>grpc-js",
+  "connect-node>petrel-grpc",
+  "h2load>petrel-grpc",
+  "grpc-js",
+  "connect-node",
+  "h2load>grpc-js",
+  "raw-http2",
+  "h2load>raw-http2",
+  "raw-net",
+];
+
+/** Systems run by --quick without --systems: the ones the ratio lines with targets need. */
+export const QUICK_SYSTEMS = [
+  "petrel-native",
+  "petrel-grpc",
+  "petrel-grpc>grpc-js",
+  "h2load>petrel-grpc",
+  "grpc-js",
+  "h2load>grpc-js",
+  "h2load>raw-http2",
+  "raw-net",
+];
 
 export async function loadSystem(name: string): Promise<BenchSystem> {
   const load = registry[name];
