@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Runs every `*.test.ts` under packages/, examples/ and interop/ with Node's own test runner.
+// Runs every `*.test.ts` under packages/, examples/, interop/, scripts/ and bench/ with Node's own test runner.
 // Node 20's `--test` does not expand globs nor look for .ts files, so we list them here.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
-const roots = ["packages", "examples", "interop", "scripts"];
+const roots = ["packages", "examples", "interop", "scripts", "bench"];
 const skipDirs = new Set(["node_modules", "dist", "gen"]);
 const files = [];
 function walk(dir) {
