@@ -1,5 +1,6 @@
 import { channel as diagnosticsChannel } from "node:diagnostics_channel";
 import * as http2 from "node:http2";
+import type { TLSSocket } from "node:tls";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import {
   AsyncQueue,
@@ -32,6 +33,8 @@ import {
 } from "@petrel/protocol-grpc";
 import { OrderedInflater } from "./grpc-ordered-inflater.js";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
+import { keepaliveMs, publishConnectionEvent, setupServerKeepalive, type ServerKeepaliveConfig } from "./grpc-keepalive.js";
+import { secureServerOptions, tlsPeerInfo, type GrpcPeerInfo, type GrpcServerTlsOptions, type TlsPeerInfo } from "./grpc-tls.js";
 
 /** Options of `createGrpcServer`. */
 export interface GrpcServerOptions {
@@ -41,8 +44,31 @@ export interface GrpcServerOptions {
   maxReceiveMessageSize?: number;
   /** Largest response message sent. Default 2^31-1 (gRPC's default: unlimited). */
   maxSendMessageSize?: number;
-  /** HTTP/2 settings, e.g. `{ maxConcurrentStreams: 100 }`. */
+  /** HTTP/2 settings, e.g. `{ initialWindowSize: 1 << 20 }`. */
   settings?: http2.Settings;
+  /**
+   * Serve over TLS (HTTP/2 with ALPN `h2` only), optionally with mutual TLS. Handlers see the
+   * client's certificate through `getTlsPeer(ctx)`. Default: cleartext (h2c).
+   */
+  tls?: GrpcServerTlsOptions;
+  /**
+   * Calls one client may have in flight on one connection (SETTINGS_MAX_CONCURRENT_STREAMS);
+   * gRPC clients queue calls beyond it. Overrides `settings.maxConcurrentStreams`. Default
+   * unlimited (2^32-1), like grpc-go.
+   */
+  maxConcurrentStreams?: number;
+  /** Ping each client after this long (ms) and close its connection if the ACK is late; 0 disables. Default 2 hours (grpc-go). */
+  keepaliveTimeMs?: number;
+  /** How long (ms) a server ping may go unanswered. Default 20000 (grpc-go). */
+  keepaliveTimeoutMs?: number;
+  /**
+   * Least time (ms) clients must leave between their pings; a client pinging more often gets,
+   * after two strikes, GOAWAY ENHANCE_YOUR_CALM "too_many_pings". Default 300000 (5 min, grpc-go's
+   * `EnforcementPolicy.MinTime`).
+   */
+  keepaliveMinTimeMs?: number;
+  /** Whether clients may ping while no call is in flight (else only every 2 hours). Default false (grpc-go). */
+  keepalivePermitWithoutCalls?: boolean;
   /**
    * Message compressions understood in requests and usable for responses, advertised in
    * `grpc-accept-encoding`. Default `createDefaultGrpcCompressions()` (deflate, gzip).
@@ -59,13 +85,13 @@ export interface GrpcServerOptions {
   onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
 }
 
-/** A running gRPC (HTTP/2, h2c) server. */
-export interface GrpcServer {
+/** A running gRPC (HTTP/2, h2c or TLS) server; `S` is the type of the underlying `http2` server. */
+export interface GrpcServer<S extends http2.Http2Server | http2.Http2SecureServer = http2.Http2Server> {
   listen(options?: { port?: number; host?: string }): Promise<{ host: string; port: number }>;
   /** Graceful shutdown: GOAWAY, in-flight calls finish; after `graceMs` (default 10000) sessions are destroyed. */
   close(options?: { graceMs?: number }): Promise<void>;
   /** The underlying `http2` server, e.g. to share the port with other handlers. */
-  readonly http2Server: http2.Http2Server;
+  readonly http2Server: S;
 }
 
 /** Handler failures of the gRPC server, published as `{ error, service, method, peer }`. */
@@ -92,10 +118,15 @@ interface ServerConfig {
   compressions: CompressionRegistry;
   responseCompression: (method: DescMethod) => string | undefined;
   onHandlerError: (error: unknown, ctx: HandlerContext) => void;
+  /** The handler's view of the caller. */
+  peer: (stream: http2.ServerHttp2Stream) => GrpcPeerInfo;
 }
 
-/** Creates a gRPC server over HTTP/2 cleartext (h2c) for a router. */
-export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
+/** Creates a gRPC server over HTTP/2: TLS with `tls`, else cleartext (h2c). */
+export function createGrpcServer(options: GrpcServerOptions & { tls: GrpcServerTlsOptions }): GrpcServer<http2.Http2SecureServer>;
+export function createGrpcServer(options: GrpcServerOptions & { tls?: undefined }): GrpcServer<http2.Http2Server>;
+export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.Http2Server | http2.Http2SecureServer>;
+export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.Http2Server | http2.Http2SecureServer> {
   const maxRecv = options.maxReceiveMessageSize ?? 4 * 1024 * 1024;
   const maxSend = options.maxSendMessageSize ?? 0x7fff_ffff;
   const onHandlerError =
@@ -110,6 +141,24 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     if (name !== undefined && !compressions.supports(name)) throw new TypeError(`grpc: unknown compression "${name}"`);
   }
   const byMethod = options.compressResponses;
+  const keepalive: ServerKeepaliveConfig = {
+    timeMs: keepaliveMs("keepaliveTimeMs", options.keepaliveTimeMs, 2 * 60 * 60 * 1000),
+    timeoutMs: keepaliveMs("keepaliveTimeoutMs", options.keepaliveTimeoutMs, 20_000),
+    policy: {
+      minTimeMs: keepaliveMs("keepaliveMinTimeMs", options.keepaliveMinTimeMs, 5 * 60 * 1000),
+      permitWithoutCalls: options.keepalivePermitWithoutCalls === true,
+    },
+  };
+  let settings = options.settings;
+  if (options.maxConcurrentStreams !== undefined) {
+    const n = options.maxConcurrentStreams;
+    if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
+      throw new TypeError(`grpc: maxConcurrentStreams must be an integer in [0, 2^32-1], got ${String(n)}`);
+    }
+    settings = { ...settings, maxConcurrentStreams: n };
+  }
+  /** TLS identity per session, read once at the handshake. */
+  const tlsPeers = new WeakMap<http2.Http2Session, TlsPeerInfo>();
   const config: ServerConfig = {
     router: options.router,
     maxRecv,
@@ -117,15 +166,27 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     compressions,
     responseCompression: (method) => byMethod?.(method) ?? options.compression,
     onHandlerError,
+    peer:
+      options.tls === undefined
+        ? (stream) => ({ address: peerOf(stream), protocol: "grpc" })
+        : (stream) => ({ address: peerOf(stream), protocol: "grpc", tls: stream.session && tlsPeers.get(stream.session) }),
   };
-  const server = http2.createServer({ settings: options.settings });
+  const server: http2.Http2Server | http2.Http2SecureServer =
+    options.tls === undefined ? http2.createServer({ settings }) : http2.createSecureServer(secureServerOptions(options.tls, settings));
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (s) => {
+  server.on("session", (s: http2.ServerHttp2Session) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
     s.on("error", () => {});
+    if (options.tls !== undefined && s.socket !== undefined) tlsPeers.set(s, tlsPeerInfo(s.socket as TLSSocket));
+    setupServerKeepalive(s, keepalive);
   });
-  server.on("stream", (stream, headers) => {
+  if (options.tls !== undefined) {
+    server.on("tlsClientError", (error: Error, socket: TLSSocket) => {
+      publishConnectionEvent({ t: "tls_error", peer: `${socket.remoteAddress}:${socket.remotePort}`, error });
+    });
+  }
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     try {
       handleStream(stream, headers, config);
     } catch (e) {
@@ -237,7 +298,7 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     return;
   }
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-  const ctx = new ServerContext(handler.service, handler.method, md, deadline, { address: peerOf(stream), protocol: "grpc" });
+  const ctx = new ServerContext(handler.service, handler.method, md, deadline, config.peer(stream));
   const accepted = parseAcceptEncoding(headers["grpc-accept-encoding"]);
   new GrpcServerCall(stream, handler, codec, contentType, ctx, config, config.compressions.get(encoding), accepted).start(timeoutMs);
 }

@@ -32,6 +32,8 @@ import {
 } from "@petrel/protocol-grpc";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 import { OrderedInflater } from "./grpc-ordered-inflater.js";
+import { KeepalivePinger, TOO_MANY_PINGS, keepaliveMs, publishConnectionEvent } from "./grpc-keepalive.js";
+import { secureConnectOptions, type GrpcClientTlsOptions } from "./grpc-tls.js";
 
 /**
  * Petrel's per-call compression switch on the client: a request header `x-petrel-compress`
@@ -42,8 +44,22 @@ const COMPRESS_HEADER = "x-petrel-compress";
 
 /** Options of `createGrpcTransport`. */
 export interface GrpcTransportOptions {
-  /** `http://host:port` (h2c). */
+  /** `http://host:port` (h2c) or `https://host:port` (TLS, ALPN h2). */
   baseUrl: string;
+  /** TLS settings for an `https://` baseUrl: CAs, a client certificate for mutual TLS, the server name. */
+  tls?: GrpcClientTlsOptions;
+  /**
+   * Ping the server every this many ms (while calls are in flight, or always with
+   * `keepalivePermitWithoutCalls`); a ping unanswered within `keepaliveTimeoutMs` destroys the
+   * connection, failing its calls with UNAVAILABLE, and the next call reconnects. Doubled when
+   * the server answers GOAWAY "too_many_pings" (gRPC A8). Default: off. Servers usually refuse
+   * pings more often than every 5 minutes.
+   */
+  keepaliveTimeMs?: number;
+  /** How long (ms) a keepalive ping may go unanswered. Default 20000. */
+  keepaliveTimeoutMs?: number;
+  /** Send keepalive pings also while no call is in flight. Default false. */
+  keepalivePermitWithoutCalls?: boolean;
   /** Largest response message accepted. Default 4 MiB (gRPC's default). */
   maxReceiveMessageSize?: number;
   /** Largest request message sent. Default 2^31-1. */
@@ -62,7 +78,11 @@ export interface GrpcTransportOptions {
    * Default `createDefaultGrpcCompressions()` (deflate, gzip).
    */
   compressions?: CompressionRegistry;
-  /** Options for `http2.connect` (settings, etc.). */
+  /**
+   * Options for `http2.connect` (settings, etc.). By default `peerMaxConcurrentStreams` is 1
+   * until the server's SETTINGS arrive, so a burst of calls on a new connection queues instead of
+   * being refused (REFUSED_STREAM) by a server with a low `maxConcurrentStreams`.
+   */
   sessionOptions?: http2.ClientSessionOptions;
 }
 
@@ -84,6 +104,16 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
     throw new TypeError(`grpc: unknown compression "${options.compression}"`);
   }
   const acceptEncoding = compressions.acceptEncoding();
+  const connectOptions: http2.ClientSessionOptions | http2.SecureClientSessionOptions = {
+    // Calls beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS queue inside nghttp2; before its
+    // SETTINGS arrive, nghttp2 would assume 100 and the server would refuse the excess.
+    peerMaxConcurrentStreams: 1,
+    ...secureConnectOptions(options.baseUrl, options.tls),
+    ...options.sessionOptions,
+  };
+  let keepaliveTime = keepaliveMs("keepaliveTimeMs", options.keepaliveTimeMs, 0);
+  const keepaliveTimeout = keepaliveMs("keepaliveTimeoutMs", options.keepaliveTimeoutMs, 20_000);
+  const keepaliveIdle = options.keepalivePermitWithoutCalls === true;
 
   /** The request compression of a call: its `x-petrel-compress` header, else the transport's. */
   function requestCompression(req: UnaryRequest | StreamRequest): Compression | undefined {
@@ -100,19 +130,39 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
   function getSession(): http2.ClientHttp2Session {
     if (closed) throw new RpcError(Code.UNAVAILABLE, "transport is closed");
     if (session !== undefined && !session.closed && !session.destroyed) return session;
-    const s = http2.connect(options.baseUrl, options.sessionOptions);
+    const s = http2.connect(options.baseUrl, connectOptions);
     s.on("error", () => {});
     s.on("close", () => {
       if (session === s) session = undefined;
     });
-    s.on("goaway", () => {
+    s.on("goaway", (code: number, _last: number, data?: Buffer) => {
       // Calls in flight finish on it; new ones open a fresh session.
       if (session === s) session = undefined;
+      if (code === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM && data !== undefined && TOO_MANY_PINGS.equals(data) && keepaliveTime > 0) {
+        // gRPC A8: the server wants fewer pings; back off for the sessions to come.
+        keepaliveTime = Math.min(keepaliveTime * 2, 0x7fff_ffff);
+      }
     });
+    if (keepaliveTime > 0) startKeepalive(s);
     // An idle session must not keep the process alive; calls in flight must (see `open`).
     s.unref();
     session = s;
     return s;
+  }
+
+  function startKeepalive(s: http2.ClientHttp2Session): void {
+    const pinger = new KeepalivePinger(s, {
+      timeMs: keepaliveTime,
+      timeoutMs: keepaliveTimeout,
+      shouldPing: () => keepaliveIdle || (activeCalls.get(s) ?? 0) > 0,
+      onTimeout: () => {
+        publishConnectionEvent({ t: "keepalive_timeout", side: "client", peer: options.baseUrl, timeoutMs: keepaliveTimeout });
+        // Destroying the session fails its calls with UNAVAILABLE; the next call reconnects.
+        s.destroy(new Error(`keepalive ping to ${options.baseUrl} not acknowledged within ${keepaliveTimeout} ms`));
+      },
+    });
+    s.once("connect", () => pinger.start());
+    s.once("close", () => pinger.stop());
   }
 
   function open(
@@ -228,7 +278,8 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
       closed = true;
       const s = session;
       session = undefined;
-      if (s !== undefined && !s.closed) await new Promise<void>((resolve) => s.close(() => resolve()));
+      // A destroyed session never calls close()'s callback.
+      if (s !== undefined && !s.closed && !s.destroyed) await new Promise<void>((resolve) => s.close(() => resolve()));
     },
   };
 }
@@ -280,6 +331,8 @@ class GrpcClientCall {
 
   /** Response messages in arrival order, decompressed asynchronously when compressed. */
   private readonly inflater: OrderedInflater;
+  /** The call's session (`stream.session` is gone once the stream closes). */
+  private readonly session: http2.Http2Session | undefined;
 
   constructor(
     private readonly stream: http2.ClientHttp2Stream,
@@ -289,6 +342,7 @@ class GrpcClientCall {
     streaming: boolean,
     private readonly compressions: CompressionRegistry,
   ) {
+    this.session = stream.session;
     this.deframer = new MessageDeframer({ maxMessageSize: maxRecv });
     this.inflater = new OrderedInflater(
       {
@@ -455,20 +509,13 @@ class GrpcClientCall {
     let err: RpcError | undefined;
     const status = this.trailersOnly ?? this.trailers;
     if (this.httpStatus === undefined) {
-      err =
-        this.localError ??
-        (this.stream.rstCode !== undefined && this.stream.rstCode !== 0
-          ? new RpcError(codeFromRst(this.stream.rstCode), `grpc: stream reset by the server (code ${this.stream.rstCode})`)
-          : new RpcError(Code.UNAVAILABLE, "grpc: connection closed before a response"));
+      err = this.localError ?? this.resetError() ?? new RpcError(Code.UNAVAILABLE, "grpc: connection closed before a response");
     } else if (this.httpStatus !== 200) {
       err = new RpcError(codeFromHttpStatus(this.httpStatus), `grpc: unexpected HTTP status ${this.httpStatus} from the server`);
     } else if (!this.grpcResponse) {
       err = new RpcError(Code.UNKNOWN, "grpc: the server's response is not gRPC (content-type)");
     } else if (status === undefined || status["grpc-status"] === undefined) {
-      err =
-        this.stream.rstCode !== undefined && this.stream.rstCode !== 0
-          ? new RpcError(codeFromRst(this.stream.rstCode), `grpc: stream reset by the server (code ${this.stream.rstCode})`)
-          : new RpcError(Code.INTERNAL, "grpc: response ended without grpc-status");
+      err = this.localError ?? this.resetError() ?? new RpcError(Code.INTERNAL, "grpc: response ended without grpc-status");
     } else {
       try {
         this.deframer.end();
@@ -482,6 +529,23 @@ class GrpcClientCall {
       }
     }
     this.settle(err);
+  }
+
+  /**
+   * The error for a stream that ended in RST_STREAM. node:http2 also marks streams it closes
+   * because the connection died (TLS alert, keepalive timeout, socket loss) with CANCEL: that is
+   * UNAVAILABLE, not a cancellation by the server.
+   */
+  private resetError(): RpcError | undefined {
+    const rst = this.stream.rstCode;
+    if (rst === undefined || rst === 0) return undefined;
+    if (rst === http2.constants.NGHTTP2_CANCEL && this.session?.destroyed !== false) {
+      return new RpcError(Code.UNAVAILABLE, "grpc: connection lost before the call finished");
+    }
+    if (rst === http2.constants.NGHTTP2_REFUSED_STREAM) {
+      return new RpcError(Code.UNAVAILABLE, "grpc: the server refused the stream (REFUSED_STREAM); the call was not processed");
+    }
+    return new RpcError(codeFromRst(rst), `grpc: stream reset by the server (code ${rst})`);
   }
 
   private settle(err: RpcError | undefined): void {

@@ -19,3 +19,13 @@ export {
 } from "./grpc-server.js";
 export { createDefaultGrpcCompressions, deflateCompression, gzipCompression } from "./grpc-compression.js";
 export { createGrpcTransport, type GrpcTransportOptions } from "./grpc-transport.js";
+export {
+  getTlsPeer,
+  type GrpcClientTlsOptions,
+  type GrpcPeerInfo,
+  type GrpcServerTlsOptions,
+  type Pem,
+  type TlsPeerCertificate,
+  type TlsPeerInfo,
+} from "./grpc-tls.js";
+export { grpcConnectionChannel, PingEnforcer, type GrpcConnectionEvent, type PingPolicy } from "./grpc-keepalive.js";

@@ -9,3 +9,4 @@ export {
   type ConformanceTarget,
 } from "./conformance.js";
 export * from "./gen/petrel/testing/v1/test_pb.js";
+export { createTestCerts, opensslPath, type TestCerts, type TestKeyPair } from "./test-certs.js";
