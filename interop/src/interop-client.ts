@@ -1,29 +1,42 @@
 // The gRPC interop test client:
-// `npm run interop:client -- --server_host=H --server_port=P --test_case=NAME [--use_tls=false]`.
+// `npm run interop:client -- --server_host=H --server_port=P --test_case=NAME [--use_tls=false]`
+//   [--use_tls=true [--use_test_ca=true] [--server_host_override=foo.test.google.fr]]`.
 // Exit 0: passed; 1: failed; 2: bad usage; 3: case not supported by Petrel yet.
+import { readFileSync } from "node:fs";
 import { createGrpcTransport } from "@petrel/node";
 import { cases, UnsupportedCaseError } from "./cases.js";
 import { parseFlags } from "./flags.js";
+import { testdata } from "./testdata.js";
 
-const USAGE = `usage: interop-client --server_host=H --server_port=P --test_case=NAME [--use_tls=false]
+const USAGE = `usage: interop-client --server_host=H --server_port=P --test_case=NAME [--use_tls=false|true]
+       [--use_test_ca=false|true] [--server_host_override=NAME]
 cases: ${Object.keys(cases).join(", ")}`;
 
 async function main(): Promise<number> {
   let flags: Map<string, string>;
   try {
-    flags = parseFlags(process.argv.slice(2), ["server_host", "server_port", "test_case", "use_tls"]);
+    flags = parseFlags(process.argv.slice(2), [
+      "server_host",
+      "server_port",
+      "test_case",
+      "use_tls",
+      "use_test_ca",
+      "server_host_override",
+    ]);
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   const useTls = flags.get("use_tls") ?? "false";
-  if (useTls === "true") {
-    console.error("interop-client: TLS not supported yet (--use_tls=true); run with --use_tls=false");
-    return 2;
-  }
-  if (useTls !== "false") {
-    console.error(`interop-client: --use_tls must be true or false, got "${useTls}"\n${USAGE}`);
-    return 2;
+  const useTestCa = flags.get("use_test_ca") ?? "false";
+  for (const [name, v] of [
+    ["use_tls", useTls],
+    ["use_test_ca", useTestCa],
+  ]) {
+    if (v !== "false" && v !== "true") {
+      console.error(`interop-client: --${name} must be true or false, got "${v}"\n${USAGE}`);
+      return 2;
+    }
   }
   const host = flags.get("server_host") ?? "127.0.0.1";
   const port = Number(flags.get("server_port"));
@@ -37,7 +50,20 @@ async function main(): Promise<number> {
     console.error(`interop-client: unknown --test_case "${name}"\n${USAGE}`);
     return 2;
   }
-  const transport = createGrpcTransport({ baseUrl: `http://${host.includes(":") ? `[${host}]` : host}:${port}` });
+  const authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  // TLS: gRPC's interop test CA (--use_test_ca) or the system's roots; --server_host_override is
+  // the name the server certificate must carry (and the SNI), as in the official clients.
+  const override = flags.get("server_host_override");
+  const transport =
+    useTls === "true"
+      ? createGrpcTransport({
+          baseUrl: `https://${authority}`,
+          tls: {
+            ...(useTestCa === "true" ? { ca: readFileSync(testdata("ca.pem")) } : {}),
+            ...(override !== undefined && override !== "" ? { servername: override } : {}),
+          },
+        })
+      : createGrpcTransport({ baseUrl: `http://${authority}` });
   try {
     await run({ transport });
     console.log(`interop-client: ${name}: PASS`);

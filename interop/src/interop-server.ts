@@ -1,10 +1,14 @@
 // The gRPC interop test server: `npm run interop:server -- --port=P [--use_tls=false] [--host=127.0.0.1]`.
-// Serves grpc.testing.TestService until SIGINT/SIGTERM, then closes gracefully.
+// Serves grpc.testing.TestService (and grpc.health.v1) until SIGINT/SIGTERM, then closes gracefully.
+// --use_tls=true serves TLS with gRPC's interop test certificate (interop/testdata/server1.pem).
+import { readFileSync } from "node:fs";
 import { createRouter } from "@petrel/core";
+import { createHealthService, Health } from "@petrel/health";
 import { createGrpcServer } from "@petrel/node";
 import { parseFlags } from "./flags.js";
+import { testdata } from "./testdata.js";
 import { registerTestService } from "./test-service.js";
-const USAGE = "usage: interop-server --port=P [--use_tls=false] [--host=127.0.0.1]";
+const USAGE = "usage: interop-server --port=P [--use_tls=false|true] [--host=127.0.0.1]";
 
 async function main(): Promise<number> {
   let flags: Map<string, string>;
@@ -15,11 +19,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const useTls = flags.get("use_tls") ?? "false";
-  if (useTls === "true") {
-    console.error("interop-server: TLS not supported yet (--use_tls=true); run with --use_tls=false");
-    return 2;
-  }
-  if (useTls !== "false") {
+  if (useTls !== "false" && useTls !== "true") {
     console.error(`interop-server: --use_tls must be true or false, got "${useTls}"\n${USAGE}`);
     return 2;
   }
@@ -29,7 +29,10 @@ async function main(): Promise<number> {
     return 2;
   }
   const host = flags.get("host") ?? "127.0.0.1";
-  const server = createGrpcServer({ router: registerTestService(createRouter()) });
+  const health = createHealthService();
+  const router = registerTestService(createRouter()).service(Health, health.impl);
+  const tls = useTls === "true" ? { key: readFileSync(testdata("server1.key")), cert: readFileSync(testdata("server1.pem")) } : undefined;
+  const server = createGrpcServer({ router, tls });
   const addr = await server.listen({ port, host });
   console.log(`interop-server: listening on ${addr.host}:${addr.port}`);
   await new Promise<void>((resolve) => {
@@ -40,6 +43,7 @@ async function main(): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+  health.shutdown();
   await server.close({ graceMs: 5000 });
   console.log("interop-server: closed");
   return 0;
