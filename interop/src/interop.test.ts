@@ -4,40 +4,34 @@
 //   petrel → ruby:       the Petrel interop client against the official ruby interop server
 // Writes interop/results/matrix.json; `node --import tsx interop/src/matrix.ts --write` renders it into README.md.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
-import { dirname, join } from "node:path";
-import { after, before, describe, it, type TestContext } from "node:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
 import { type ClientHttp2Session, connect as http2Connect } from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createRouter } from "@petrel/core";
 import { createGrpcServer, type GrpcServer } from "@petrel/node";
 import { SimpleRequestSchema } from "./gen/grpc/testing/messages_pb.js";
-import { matrixPath, type Matrix, type Outcome, repoRoot } from "./matrix.js";
+import {
+  CASES,
+  canConnect,
+  createInteropMatrix,
+  type Expected,
+  freePort,
+  PETREL_SERVER,
+  petrelClientArgs,
+  requirePeer,
+  run,
+  type Spawned,
+  start,
+  startPetrelServer,
+  startServer,
+  stop,
+  stopAll,
+  waitFor,
+} from "./harness.js";
 import { registerTestService } from "./test-service.js";
 import { TEST_SERVER_HOST_OVERRIDE } from "./testdata.js";
-
-const CASES = [
-  "empty_unary",
-  "large_unary",
-  "client_streaming",
-  "server_streaming",
-  "ping_pong",
-  "empty_stream",
-  "timeout_on_sleeping_server",
-  "cancel_after_begin",
-  "cancel_after_first_response",
-  "status_code_and_message",
-  "special_status_message",
-  "custom_metadata",
-  "unimplemented_method",
-  "unimplemented_service",
-  "client_compressed_unary",
-  "server_compressed_unary",
-  "client_compressed_streaming",
-  "server_compressed_streaming",
-];
 
 const PETREL_TO_PETREL = "Petrel client → Petrel server";
 const RUBY_TO_PETREL = "official client (ruby-grpc) → Petrel server";
@@ -49,7 +43,7 @@ const RUBY_CLIENT_CASES = new Set(
 );
 
 /** Known non-passes: direction -> case -> [expected outcome, why]. Everything else must pass. */
-const EXPECTED: Record<string, Record<string, [Outcome, string]>> = {
+const EXPECTED: Expected = {
   [PETREL_TO_PETREL]: {},
   [RUBY_TO_PETREL]: {},
   [PETREL_TO_RUBY]: {
@@ -63,133 +57,17 @@ const EXPECTED: Record<string, Record<string, [Outcome, string]>> = {
   },
 };
 
-const results: Record<string, Record<string, Outcome>> = {};
-const notes: Record<string, Record<string, string>> = {};
-function record(direction: string, name: string, outcome: Outcome, note?: string): void {
-  results[direction] ??= {};
-  results[direction][name] = outcome;
-  if (note !== undefined) {
-    notes[direction] ??= {};
-    notes[direction][name] = note;
-  }
-}
-
-// ---- child processes -----------------------------------------------------------------------------
-
-const isDetached = new WeakSet<ChildProcess>();
-/** Every child still running, for the final cleanup. */
-const spawned = new Set<Spawned>();
-
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function start(cmd: string, args: string[], opts: { detached?: boolean } = {}): Spawned {
-  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], detached: opts.detached ?? false });
-  if (opts.detached === true) isDetached.add(child);
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("close", (code, signal) => resolve({ code, signal }));
-    child.once("error", (e) => {
-      out += `\nspawn error: ${e.message}`;
-      resolve({ code: null, signal: null });
-    });
-  });
-  const s: Spawned = { child, output: () => out, exited };
-  spawned.add(s);
-  void exited.then(() => spawned.delete(s));
-  return s;
-}
-
-/** Runs a command to completion (killed after `timeoutMs`), returning exit code and output. */
-async function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; output: string }> {
-  const s = start(cmd, args);
-  const timer = setTimeout(() => s.child.kill("SIGKILL"), timeoutMs);
-  const { code } = await s.exited;
-  clearTimeout(timer);
-  return { code, output: s.output() };
-}
-
-/** Stops a child (its whole process group if detached): SIGTERM, then SIGKILL after `graceMs`. */
-async function stop(s: Spawned | undefined, graceMs = 5000): Promise<void> {
-  if (s === undefined || s.child.exitCode !== null || s.child.signalCode !== null) return;
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      if (s.child.pid !== undefined && isDetached.has(s.child)) process.kill(-s.child.pid, sig);
-      else s.child.kill(sig);
-    } catch {
-      // already gone
-    }
-  };
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
-  await s.exited;
-  clearTimeout(timer);
-}
-after(async () => {
-  await Promise.all([...spawned].map((s) => stop(s)));
-  const m: Matrix = { directions: [PETREL_TO_PETREL, RUBY_TO_PETREL, PETREL_TO_RUBY], cases: CASES, results, notes };
-  // Only a complete run writes the matrix: a filtered run (--test-name-pattern) must not clobber it.
-  if (!m.directions.every((d) => CASES.every((c) => results[d]?.[c] !== undefined))) return;
-  mkdirSync(dirname(matrixPath), { recursive: true });
-  writeFileSync(matrixPath, `${JSON.stringify(m, null, 2)}\n`);
+const matrix = createInteropMatrix({
+  file: "matrix.json",
+  directions: [PETREL_TO_PETREL, RUBY_TO_PETREL, PETREL_TO_RUBY],
+  expected: EXPECTED,
+  // Petrel → Petrel runs without ruby, so a ruby-less run still records it (ruby's columns "skipped").
+  writeSkipped: true,
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what: string, s: Spawned, ready: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (s.child.exitCode !== null || s.child.signalCode !== null) throw new Error(`${what} exited early:\n${s.output()}`);
-    if (await ready()) return;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not ready after ${timeoutMs} ms:\n${s.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = connect(port, "127.0.0.1");
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once("error", () => resolve(false));
-  });
-}
-
-const SERVER = "interop/src/interop-server.ts";
-const CLIENT = "interop/src/interop-client.ts";
-
-/** Starts the Petrel interop server on a free port; returns it and the port. */
-async function startPetrelServer(extraArgs: string[] = []): Promise<{ server: Spawned; port: number }> {
-  const server = start(process.execPath, ["--import", "tsx", SERVER, "--port=0", ...extraArgs]);
-  let port = 0;
-  await waitFor("Petrel interop server", server, () => {
-    const m = /listening on [^\s]+:(\d+)/.exec(server.output());
-    if (m !== null) port = Number(m[1]);
-    return m !== null;
-  });
-  return { server, port };
-}
+after(async () => {
+  await stopAll();
+  matrix.writeIfComplete();
+});
 
 // ---- ruby-grpc ------------------------------------------------------------------------------------
 
@@ -213,13 +91,7 @@ const rubyDir = rubyTestDir();
 const RUBY_MISSING = `ruby-grpc is not installed (no ${RUBYGEMS}/*/gems/grpc-*/src/ruby/pb/test/client.rb): apt-get install -y ruby-grpc`;
 
 /** In CI a missing ruby-grpc fails the test; elsewhere the test is skipped, loudly. */
-function requireRuby(t: TestContext): boolean {
-  if (rubyDir !== undefined) return true;
-  if (process.env.CI === "true") throw new Error(`${RUBY_MISSING} — CI must install it (.ci/run APT_PACKAGES)`);
-  console.warn(`\n!!! SKIPPING official gRPC interop tests: ${RUBY_MISSING}\n`);
-  t.skip(`SKIPPED: ${RUBY_MISSING}`);
-  return false;
-}
+const requireRuby = requirePeer("official gRPC interop tests", rubyDir === undefined ? RUBY_MISSING : undefined);
 
 /** Binds the stock ruby server (which listens on 0.0.0.0) to 127.0.0.1, then runs server.rb. */
 const RUBY_BIND_LOCAL = [
@@ -233,30 +105,17 @@ const RUBY_BIND_LOCAL = [
   "load ARGV.shift",
 ].join("\n");
 
-// ---- one case -----------------------------------------------------------------------------------
-
-/** Outcome from the exit code of an interop client: 0 pass, 3 not yet (Petrel client only), else fail. */
-function outcomeOf(code: number | null): Outcome {
-  return code === 0 ? "pass" : code === 3 ? "not yet" : "fail";
+/** Starts the official ruby interop server on a free port (it cannot report the port it got from 0). */
+async function startRubyServer(what: string, extraArgs: string[] = []): Promise<{ server: Spawned; port: number }> {
+  const port = await freePort();
+  const server = start("ruby", ["-e", RUBY_BIND_LOCAL, join(rubyDir as string, "server.rb"), `--port=${port}`, ...extraArgs]);
+  await waitFor(what, server, () => canConnect(port));
+  return { server, port };
 }
 
-async function runCase(t: TestContext, direction: string, name: string, cmd: string, args: string[]): Promise<void> {
-  const { code, output } = await run(cmd, args);
-  const outcome = outcomeOf(code);
-  const expected = EXPECTED[direction]?.[name];
-  record(direction, name, outcome, outcome === "pass" ? undefined : (expected?.[1] ?? `exit ${code}: ${lastLine(output)}`));
-  if (expected !== undefined && outcome !== "pass") {
-    // A known non-pass that turned into a different non-pass fails the run; only then is it a todo.
-    assert.equal(outcome, expected[0], `${name}: expected "${expected[0]}", got "${outcome}" (exit ${code}):\n${output}`);
-    t.todo(`${expected[0]}: ${expected[1]}`);
-    return;
-  }
-  assert.equal(code, 0, `${direction}: ${name} failed (exit ${code}):\n${output}`);
-}
-
-function lastLine(s: string): string {
-  const lines = s.trim().split("\n");
-  return (lines.find((l) => /FAIL|Error|error/.test(l)) ?? lines.at(-1) ?? "").slice(0, 200);
+/** Arguments that run the official ruby interop client for case `name` against 127.0.0.1:`port`. */
+function rubyClientArgs(port: number, name: string): string[] {
+  return [join(rubyDir as string, "client.rb"), "--server_host=127.0.0.1", `--server_port=${port}`, `--test_case=${name}`];
 }
 
 // ---- the three directions -------------------------------------------------------------------------
@@ -270,26 +129,19 @@ describe(PETREL_TO_PETREL, () => {
   after(() => stop(server));
 
   for (const name of CASES) {
-    it(name, (t) => runCase(t, PETREL_TO_PETREL, name, process.execPath, clientArgs(port, name)));
+    it(name, (t) => matrix.runCase(t, PETREL_TO_PETREL, name, process.execPath, petrelClientArgs(port, name)));
   }
 });
 
-function clientArgs(port: number, name: string): string[] {
-  return ["--import", "tsx", CLIENT, "--server_host=127.0.0.1", `--server_port=${port}`, `--test_case=${name}`];
-}
-
 describe("npm script entry points", () => {
   it("npm run interop:server / interop:client, then a graceful SIGTERM", async () => {
-    const server = start("npm", ["run", "--silent", "interop:server", "--", "--port=0", "--use_tls=false", "--host=127.0.0.1"], {
-      detached: true,
-    });
+    const { server, port } = await startServer(
+      "npm run interop:server",
+      "npm",
+      ["run", "--silent", "interop:server", "--", "--port=0", "--use_tls=false", "--host=127.0.0.1"],
+      { detached: true },
+    );
     try {
-      let port = 0;
-      await waitFor("npm run interop:server", server, () => {
-        const m = /listening on [^\s]+:(\d+)/.exec(server.output());
-        if (m !== null) port = Number(m[1]);
-        return m !== null;
-      });
       const client = await run("npm", [
         "run",
         "--silent",
@@ -309,16 +161,16 @@ describe("npm script entry points", () => {
   });
 
   it("a bad --use_tls value is a usage error", async () => {
-    const srv = await run(process.execPath, ["--import", "tsx", SERVER, "--port=0", "--use_tls=maybe"]);
+    const srv = await run(process.execPath, ["--import", "tsx", PETREL_SERVER, "--port=0", "--use_tls=maybe"]);
     assert.equal(srv.code, 2, srv.output);
     assert.match(srv.output, /--use_tls must be true or false/);
-    const cli = await run(process.execPath, [...clientArgs(1, "empty_unary"), "--use_tls=yes"]);
+    const cli = await run(process.execPath, [...petrelClientArgs(1, "empty_unary"), "--use_tls=yes"]);
     assert.equal(cli.code, 2, cli.output);
     assert.match(cli.output, /--use_tls must be true or false/);
   });
 
   it("an unknown test case is a usage error", async () => {
-    const cli = await run(process.execPath, clientArgs(1, "no_such_case"));
+    const cli = await run(process.execPath, petrelClientArgs(1, "no_such_case"));
     assert.equal(cli.code, 2, cli.output);
     assert.match(cli.output, /unknown --test_case/);
   });
@@ -335,17 +187,12 @@ describe(RUBY_TO_PETREL, () => {
   for (const name of CASES) {
     it(name, async (t) => {
       if (!RUBY_CLIENT_CASES.has(name)) {
-        record(RUBY_TO_PETREL, name, "n/a");
+        matrix.record(RUBY_TO_PETREL, name, "n/a");
         t.skip("the official ruby interop client (grpc 1.51) does not have this case");
         return;
       }
-      if (!requireRuby(t)) return record(RUBY_TO_PETREL, name, "skipped");
-      await runCase(t, RUBY_TO_PETREL, name, "ruby", [
-        join(rubyDir as string, "client.rb"),
-        "--server_host=127.0.0.1",
-        `--server_port=${port}`,
-        `--test_case=${name}`,
-      ]);
+      if (!requireRuby(t)) return matrix.record(RUBY_TO_PETREL, name, "skipped");
+      await matrix.runCase(t, RUBY_TO_PETREL, name, "ruby", rubyClientArgs(port, name));
     });
   }
 });
@@ -354,18 +201,15 @@ describe(PETREL_TO_RUBY, () => {
   let server: Spawned | undefined;
   let port = 0;
   before(async () => {
-    if (rubyDir === undefined) return;
-    port = await freePort();
-    server = start("ruby", ["-e", RUBY_BIND_LOCAL, join(rubyDir, "server.rb"), `--port=${port}`]);
-    await waitFor("ruby interop server", server, () => canConnect(port));
+    if (rubyDir !== undefined) ({ server, port } = await startRubyServer("ruby interop server"));
   });
   // The ruby server may abort inside C-core while shutting down on SIGTERM; that is not our concern.
   after(() => stop(server));
 
   for (const name of CASES) {
     it(name, async (t) => {
-      if (!requireRuby(t)) return record(PETREL_TO_RUBY, name, "skipped");
-      await runCase(t, PETREL_TO_RUBY, name, process.execPath, clientArgs(port, name));
+      if (!requireRuby(t)) return matrix.record(PETREL_TO_RUBY, name, "skipped");
+      await matrix.runCase(t, PETREL_TO_RUBY, name, process.execPath, petrelClientArgs(port, name));
     });
   }
 });
@@ -394,10 +238,7 @@ describe("TLS (ALPN h2) with gRPC's interop test certificates", () => {
   let rubyPort = 0;
   before(async () => {
     ({ server: petrel, port: petrelPort } = await startPetrelServer(["--use_tls=true"]));
-    if (rubyDir === undefined) return;
-    rubyPort = await freePort();
-    ruby = start("ruby", ["-e", RUBY_BIND_LOCAL, join(rubyDir, "server.rb"), `--port=${rubyPort}`, "--use_tls=true"]);
-    await waitFor("ruby interop server (TLS)", ruby, () => canConnect(rubyPort));
+    if (rubyDir !== undefined) ({ server: ruby, port: rubyPort } = await startRubyServer("ruby interop server (TLS)", ["--use_tls=true"]));
   });
   after(async () => {
     await stop(petrel);
@@ -406,23 +247,17 @@ describe("TLS (ALPN h2) with gRPC's interop test certificates", () => {
 
   for (const name of TLS_CASES) {
     it(`Petrel client → Petrel server: ${name}`, async () => {
-      const r = await run(process.execPath, [...clientArgs(petrelPort, name), ...TLS_CLIENT_FLAGS]);
+      const r = await run(process.execPath, [...petrelClientArgs(petrelPort, name), ...TLS_CLIENT_FLAGS]);
       assert.equal(r.code, 0, r.output);
     });
     it(`official client (ruby-grpc) → Petrel server: ${name}`, async (t) => {
       if (!requireRuby(t)) return;
-      const r = await run("ruby", [
-        join(rubyDir as string, "client.rb"),
-        "--server_host=127.0.0.1",
-        `--server_port=${petrelPort}`,
-        `--test_case=${name}`,
-        ...TLS_CLIENT_FLAGS,
-      ]);
+      const r = await run("ruby", [...rubyClientArgs(petrelPort, name), ...TLS_CLIENT_FLAGS]);
       assert.equal(r.code, 0, r.output);
     });
     it(`Petrel client → official server (ruby-grpc): ${name}`, async (t) => {
       if (!requireRuby(t)) return;
-      const r = await run(process.execPath, [...clientArgs(rubyPort, name), ...TLS_CLIENT_FLAGS]);
+      const r = await run(process.execPath, [...petrelClientArgs(rubyPort, name), ...TLS_CLIENT_FLAGS]);
       assert.equal(r.code, 0, r.output);
     });
   }
@@ -433,7 +268,7 @@ describe("TLS (ALPN h2) with gRPC's interop test certificates", () => {
       ["--use_tls=true", "--use_test_ca=true", "--server_host_override=other.example.com"],
       ["--use_tls=false"],
     ]) {
-      const r = await run(process.execPath, [...clientArgs(petrelPort, "empty_unary"), ...flags]);
+      const r = await run(process.execPath, [...petrelClientArgs(petrelPort, "empty_unary"), ...flags]);
       assert.equal(r.code, 1, `${flags.join(" ")}:\n${r.output}`);
       assert.match(r.output, /UNAVAILABLE|unavailable/, `${flags.join(" ")}:\n${r.output}`);
     }

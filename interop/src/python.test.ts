@@ -5,32 +5,25 @@
 // doc/interop-test-descriptions.md; they generate their stubs from /usr/share/grpc-proto at start-up.
 // Writes interop/results/matrix-python.json (merged by matrix.ts).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { after, before, describe, it, type TestContext } from "node:test";
-import { type Matrix, matrixPath, type Outcome, repoRoot } from "./matrix.js";
-
-const CASES = [
-  "empty_unary",
-  "large_unary",
-  "client_streaming",
-  "server_streaming",
-  "ping_pong",
-  "empty_stream",
-  "timeout_on_sleeping_server",
-  "cancel_after_begin",
-  "cancel_after_first_response",
-  "status_code_and_message",
-  "special_status_message",
-  "custom_metadata",
-  "unimplemented_method",
-  "unimplemented_service",
-  "client_compressed_unary",
-  "server_compressed_unary",
-  "client_compressed_streaming",
-  "server_compressed_streaming",
-];
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  CASES,
+  createInteropMatrix,
+  type Expected,
+  petrelClientArgs,
+  requirePeer,
+  run,
+  type Spawned,
+  type StartServerOptions,
+  startPetrelServer,
+  startServer,
+  stop,
+  stopAll,
+} from "./harness.js";
+import { repoRoot } from "./matrix.js";
 
 const PYTHON_TO_PETREL = "Python grpcio client → Petrel server";
 const PETREL_TO_PYTHON = "Petrel client → Python grpcio server";
@@ -40,7 +33,7 @@ const PETREL_TO_PYTHON = "Petrel client → Python grpcio server";
  * Exit code 3 from the Python client means grpcio's public API cannot express the case ("n/a");
  * from the Petrel client it means Petrel cannot run it yet ("not yet").
  */
-const EXPECTED: Record<string, Record<string, [Outcome, string]>> = {
+const EXPECTED: Expected = {
   [PYTHON_TO_PETREL]: {
     client_compressed_streaming: [
       "n/a",
@@ -50,16 +43,16 @@ const EXPECTED: Record<string, Record<string, [Outcome, string]>> = {
   [PETREL_TO_PYTHON]: {},
 };
 
-const results: Record<string, Record<string, Outcome>> = {};
-const notes: Record<string, Record<string, string>> = {};
-function record(direction: string, name: string, outcome: Outcome, note?: string): void {
-  results[direction] ??= {};
-  results[direction][name] = outcome;
-  if (note !== undefined) {
-    notes[direction] ??= {};
-    notes[direction][name] = note;
-  }
-}
+// The Python programs get longer than the harness defaults: 60 s to start (they generate their stubs at
+// start-up) and 10 s between SIGTERM and SIGKILL.
+const STOP_GRACE_MS = 10_000;
+const SERVER_START: StartServerOptions = { timeoutMs: 60_000, graceMs: STOP_GRACE_MS };
+
+const matrix = createInteropMatrix({ file: "matrix-python.json", directions: [PYTHON_TO_PETREL, PETREL_TO_PYTHON], expected: EXPECTED });
+after(async () => {
+  await stopAll(STOP_GRACE_MS);
+  matrix.writeIfComplete();
+});
 
 // ---- the Python peer ------------------------------------------------------------------------------
 
@@ -86,125 +79,15 @@ const missing = pythonPeerMissing();
 const MISSING_MSG = `${missing} — ${PEER_INSTALL}`;
 
 /** In CI a missing peer fails the test; elsewhere the test is skipped, loudly. */
-function requirePython(t: TestContext): boolean {
-  if (missing === undefined) return true;
-  if (process.env.CI !== undefined && process.env.CI !== "") throw new Error(`${MISSING_MSG} (CI must install it: .ci/run APT_PACKAGES)`);
-  t.skip(`SKIPPED: ${MISSING_MSG}`);
-  return false;
-}
-if (missing !== undefined && !process.env.CI) console.warn(`\n!!! SKIPPING Python grpcio interop tests: ${MISSING_MSG}\n`);
+const requirePython = requirePeer("Python grpcio interop tests", missing === undefined ? undefined : MISSING_MSG);
 
-// ---- child processes -----------------------------------------------------------------------------
+const startPythonServer = () => startServer("Python interop server", PYTHON, ["-B", PY_SERVER, "--port=0"], SERVER_START);
 
-interface Spawned {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-/** Every child still running, for the final cleanup. */
-const spawned = new Set<Spawned>();
-
-function start(cmd: string, args: string[]): Spawned {
-  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("close", (code, signal) => resolve({ code, signal }));
-    child.once("error", (e) => {
-      out += `\nspawn error: ${e.message}`;
-      resolve({ code: null, signal: null });
-    });
-  });
-  const s: Spawned = { child, output: () => out, exited };
-  spawned.add(s);
-  void exited.then(() => spawned.delete(s));
-  return s;
-}
-
-/** Runs a command to completion (killed after `timeoutMs`), returning exit code and output. */
-async function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; output: string }> {
-  const s = start(cmd, args);
-  const timer = setTimeout(() => s.child.kill("SIGKILL"), timeoutMs);
-  const { code } = await s.exited;
-  clearTimeout(timer);
-  return { code, output: s.output() };
-}
-
-/** Stops a child: SIGTERM, then SIGKILL after `graceMs`. */
-async function stop(s: Spawned | undefined, graceMs = 10_000): Promise<void> {
-  if (s === undefined || s.child.exitCode !== null || s.child.signalCode !== null) return;
-  s.child.kill("SIGTERM");
-  const timer = setTimeout(() => s.child.kill("SIGKILL"), graceMs);
-  await s.exited;
-  clearTimeout(timer);
-}
-
-after(async () => {
-  await Promise.all([...spawned].map((s) => stop(s)));
-  const directions = [PYTHON_TO_PETREL, PETREL_TO_PYTHON];
-  const m: Matrix = { directions, cases: CASES, results, notes };
-  // Only a complete run with the peer writes the matrix: a filtered run (--test-name-pattern) or a
-  // machine without grpcio must not clobber the recorded results.
-  if (!directions.every((d) => CASES.every((c) => results[d]?.[c] !== undefined && results[d][c] !== "skipped"))) return;
-  const path = join(dirname(matrixPath), "matrix-python.json");
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(m, null, 2)}\n`);
-});
-
-/** Starts a server that prints `listening on HOST:PORT`; resolves with the port. */
-async function startServer(what: string, cmd: string, args: string[], timeoutMs = 60_000): Promise<{ server: Spawned; port: number }> {
-  const server = start(cmd, args);
-  const t0 = Date.now();
-  for (;;) {
-    const m = /listening on \S+:(\d+)/.exec(server.output());
-    if (m !== null) return { server, port: Number(m[1]) };
-    if (server.child.exitCode !== null || server.child.signalCode !== null) throw new Error(`${what} exited early:\n${server.output()}`);
-    if (Date.now() - t0 > timeoutMs) {
-      await stop(server);
-      throw new Error(`${what} not ready after ${timeoutMs} ms:\n${server.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-// ---- one case -----------------------------------------------------------------------------------
-
-/** Outcome from an interop client's exit code: 0 pass, 3 `unsupported` (the client cannot run the case), else fail. */
-function outcomeOf(code: number | null, unsupported: Outcome): Outcome {
-  return code === 0 ? "pass" : code === 3 ? unsupported : "fail";
-}
-
-function lastLine(s: string): string {
-  const lines = s.trim().split("\n");
-  return (lines.find((l) => /FAIL|Error|error/.test(l)) ?? lines.at(-1) ?? "").slice(0, 200);
-}
-
-async function runCase(t: TestContext, direction: string, name: string, cmd: string, args: string[]): Promise<void> {
-  const { code, output } = await run(cmd, args);
-  const outcome = outcomeOf(code, cmd === PYTHON ? "n/a" : "not yet");
-  const expected = EXPECTED[direction]?.[name];
-  record(direction, name, outcome, outcome === "pass" ? undefined : (expected?.[1] ?? `exit ${code}: ${lastLine(output)}`));
-  if (expected !== undefined && outcome !== "pass") {
-    // A known non-pass must stay exactly that (a pass is welcome: EXPECTED is then stale).
-    t.todo(`${expected[0]}: ${expected[1]}`);
-    assert.equal(outcome, expected[0], `${name}: expected "${expected[0]}", got "${outcome}" (exit ${code}):\n${output}`);
-    return;
-  }
-  assert.equal(code, 0, `${direction}: ${name} failed (exit ${code}):\n${output}`);
-  assert.match(output, new RegExp(`${name}: PASS`), output);
-}
+/** Both clients print `<case>: PASS` on success. */
+const passLine = (name: string) => new RegExp(`${name}: PASS`);
 
 function pythonClientArgs(port: number, name: string): string[] {
   return ["-B", PY_CLIENT, "--server_host=127.0.0.1", `--server_port=${port}`, `--test_case=${name}`];
-}
-
-function petrelClientArgs(port: number, name: string): string[] {
-  return ["--import", "tsx", "interop/src/interop-client.ts", "--server_host=127.0.0.1", `--server_port=${port}`, `--test_case=${name}`];
 }
 
 // ---- the two directions ---------------------------------------------------------------------------
@@ -213,20 +96,15 @@ describe(PYTHON_TO_PETREL, () => {
   let server: Spawned | undefined;
   let port = 0;
   before(async () => {
-    if (missing !== undefined) return;
-    ({ server, port } = await startServer("Petrel interop server", process.execPath, [
-      "--import",
-      "tsx",
-      "interop/src/interop-server.ts",
-      "--port=0",
-    ]));
+    if (missing === undefined) ({ server, port } = await startPetrelServer([], SERVER_START));
   });
-  after(() => stop(server));
+  after(() => stop(server, STOP_GRACE_MS));
 
   for (const name of CASES) {
     it(name, async (t) => {
-      if (!requirePython(t)) return record(PYTHON_TO_PETREL, name, "skipped");
-      await runCase(t, PYTHON_TO_PETREL, name, PYTHON, pythonClientArgs(port, name));
+      if (!requirePython(t)) return matrix.record(PYTHON_TO_PETREL, name, "skipped");
+      // Exit 3 from the Python client: grpcio's public API cannot express the case.
+      await matrix.runCase(t, PYTHON_TO_PETREL, name, PYTHON, pythonClientArgs(port, name), { onExit3: "n/a", passLine: passLine(name) });
     });
   }
 });
@@ -235,15 +113,14 @@ describe(PETREL_TO_PYTHON, () => {
   let server: Spawned | undefined;
   let port = 0;
   before(async () => {
-    if (missing !== undefined) return;
-    ({ server, port } = await startServer("Python interop server", PYTHON, ["-B", PY_SERVER, "--port=0"]));
+    if (missing === undefined) ({ server, port } = await startPythonServer());
   });
-  after(() => stop(server));
+  after(() => stop(server, STOP_GRACE_MS));
 
   for (const name of CASES) {
     it(name, async (t) => {
-      if (!requirePython(t)) return record(PETREL_TO_PYTHON, name, "skipped");
-      await runCase(t, PETREL_TO_PYTHON, name, process.execPath, petrelClientArgs(port, name));
+      if (!requirePython(t)) return matrix.record(PETREL_TO_PYTHON, name, "skipped");
+      await matrix.runCase(t, PETREL_TO_PYTHON, name, process.execPath, petrelClientArgs(port, name), { passLine: passLine(name) });
     });
   }
 });
@@ -251,9 +128,9 @@ describe(PETREL_TO_PYTHON, () => {
 describe("Python interop programs", () => {
   it("the server binds 127.0.0.1 and closes gracefully on SIGTERM", async (t) => {
     if (!requirePython(t)) return;
-    const { server } = await startServer("Python interop server", PYTHON, ["-B", PY_SERVER, "--port=0"]);
+    const { server } = await startPythonServer();
     assert.match(server.output(), /listening on 127\.0\.0\.1:\d+/);
-    await stop(server);
+    await stop(server, STOP_GRACE_MS);
     assert.match(server.output(), /interop_server: closed/, server.output());
     assert.equal(server.child.exitCode, 0, server.output());
   });
