@@ -158,9 +158,14 @@ export class KeepalivePinger {
     if (!this.opts.shouldPing()) return this.schedule(this.opts.timeMs);
     let acked = false;
     const deadline = setTimeout(() => {
-      if (acked || this.stopped) return;
-      this.stop();
-      this.opts.onTimeout();
+      // After an event loop stall, the timers phase runs before the poll phase that would read
+      // an ACK already waiting in the socket: decide in setImmediate, after one poll, so a busy
+      // process is not mistaken for a dead peer.
+      setImmediate(() => {
+        if (acked || this.stopped) return;
+        this.stop();
+        this.opts.onTimeout();
+      });
     }, this.opts.timeoutMs);
     deadline.unref();
     this.timer = deadline;
