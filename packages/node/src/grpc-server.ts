@@ -18,9 +18,9 @@ import {
   messageCompressionHint,
 } from "@petrel/core";
 import {
+  GRPC_FRAME_HEADER_SIZE,
   IDENTITY_ENCODING,
   MessageDeframer,
-  frameMessage,
   grpcContentType,
   headersToMetadata,
   metadataToHeaders,
@@ -31,7 +31,7 @@ import {
   type Compression,
   type CompressionRegistry,
 } from "@petrel/protocol-grpc";
-import { OrderedInflater } from "./grpc-ordered-inflater.js";
+import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 import { keepaliveMs, publishConnectionEvent, setupServerKeepalive, type ServerKeepaliveConfig } from "./grpc-keepalive.js";
 import { secureServerOptions, tlsPeerInfo, type GrpcPeerInfo, type GrpcServerTlsOptions, type TlsPeerInfo } from "./grpc-tls.js";
@@ -120,6 +120,8 @@ interface ServerConfig {
   onHandlerError: (error: unknown, ctx: HandlerContext) => void;
   /** The handler's view of the caller. */
   peer: (stream: http2.ServerHttp2Stream) => GrpcPeerInfo;
+  /** See {@link HeaderCache}. */
+  headerCache: HeaderCache | undefined;
 }
 
 /** Creates a gRPC server over HTTP/2: TLS with `tls`, else cleartext (h2c). */
@@ -170,6 +172,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
       options.tls === undefined
         ? (stream) => ({ address: peerOf(stream), protocol: "grpc" })
         : (stream) => ({ address: peerOf(stream), protocol: "grpc", tls: stream.session && tlsPeers.get(stream.session) }),
+    headerCache: undefined,
   };
   const server: http2.Http2Server | http2.Http2SecureServer =
     options.tls === undefined ? http2.createServer({ settings }) : http2.createSecureServer(secureServerOptions(options.tls, settings));
@@ -232,6 +235,24 @@ function peerOf(stream: http2.ServerHttp2Stream): string {
   return sock.remoteFamily === "IPv6" ? `[${sock.remoteAddress}]:${sock.remotePort}` : `${sock.remoteAddress}:${sock.remotePort}`;
 }
 
+/**
+ * The caller's peer info, built once per session: reading the address goes through the session's
+ * socket Proxy and builds a string, which cost more per call than the rest of the header checks.
+ */
+const kPeer = Symbol("petrel.grpcPeer");
+type PeerCachingSession = http2.ServerHttp2Session & { [kPeer]?: GrpcPeerInfo };
+
+function sessionPeer(stream: http2.ServerHttp2Stream, config: ServerConfig): GrpcPeerInfo {
+  const session = stream.session as PeerCachingSession | undefined;
+  if (session === undefined) return config.peer(stream);
+  let peer = session[kPeer];
+  if (peer === undefined) {
+    peer = config.peer(stream);
+    session[kPeer] = peer;
+  }
+  return peer;
+}
+
 /** Ends a stream that never started with a Trailers-Only response. */
 function trailersOnly(
   stream: http2.ServerHttp2Stream,
@@ -246,17 +267,60 @@ function trailersOnly(
   stream.respond(headers, { endStream: true });
 }
 
+/** Response headers of a call without response metadata or compression, reused (http2 copies them). */
+interface HeaderCache {
+  contentType: string;
+  accept: string;
+  headers: Record<string, string>;
+}
+
+/** Trailers of a call that ended OK without trailer metadata, reused (http2 copies them). */
+const OK_TRAILERS: Readonly<Record<string, string>> = { "grpc-status": "0" };
+
+/**
+ * Stream listeners shared by every call, finding the call through `stream[kCall]`: per-call
+ * closures (and `once` wrappers) were a measurable share of a unary call's CPU.
+ */
+const kCall = Symbol("petrel.grpcCall");
+type CallStream = http2.ServerHttp2Stream & { [kCall]: GrpcServerCall };
+
+function ignoreStreamError(): void {
+  // Stream errors end the stream; 'close' (below) cancels the call.
+}
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[kCall].onData(chunk);
+}
+function onStreamEnd(this: CallStream): void {
+  this[kCall].onEnd();
+}
+function onStreamClose(this: CallStream): void {
+  this[kCall].onClose();
+}
+function onWantTrailers(this: CallStream): void {
+  this.sendTrailers(this[kCall].trailers);
+}
+
 function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, config: ServerConfig): void {
   const router = config.router;
-  stream.on("error", () => {});
-  const ct = parseGrpcContentType(headers["content-type"]);
-  if (ct === undefined) {
-    // Not gRPC at all: the spec asks for HTTP 415.
-    if (!stream.headersSent) stream.respond({ ":status": 415, "content-type": "text/plain" });
-    stream.end("petrel: unsupported content-type; this endpoint speaks gRPC (application/grpc)\n");
-    return;
+  stream.on("error", ignoreStreamError);
+  const rawType = headers["content-type"];
+  let codecName: string;
+  let contentType: string;
+  if (rawType === GRPC_PROTO_TYPE) {
+    // The common case, without parsing.
+    codecName = "proto";
+    contentType = GRPC_PROTO_TYPE;
+  } else {
+    const ct = parseGrpcContentType(rawType);
+    if (ct === undefined) {
+      // Not gRPC at all: the spec asks for HTTP 415.
+      if (!stream.headersSent) stream.respond({ ":status": 415, "content-type": "text/plain" });
+      stream.end("petrel: unsupported content-type; this endpoint speaks gRPC (application/grpc)\n");
+      return;
+    }
+    codecName = ct.codec;
+    contentType = grpcContentType(codecName);
   }
-  const contentType = grpcContentType(ct.codec);
   if (headers[":method"] !== "POST") {
     trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: method ${headers[":method"]} not allowed, want POST`);
     return;
@@ -273,24 +337,30 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     );
     return;
   }
-  const codec = router.codecs.get(ct.codec);
+  const codec = router.codecs.get(codecName);
   if (codec === undefined) {
-    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported codec "${ct.codec}"`);
+    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported codec "${codecName}"`);
     return;
   }
-  const encoding = String(headers["grpc-encoding"] ?? IDENTITY_ENCODING).toLowerCase();
-  if (!config.compressions.supports(encoding)) {
-    // compression.md: a message encoding the server does not support is UNIMPLEMENTED, with the
-    // supported ones listed.
-    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported grpc-encoding "${encoding}"`, {
-      "grpc-accept-encoding": config.compressions.acceptEncoding(),
-    });
-    return;
+  let reqCompression: Compression | undefined;
+  const rawEncoding = headers["grpc-encoding"];
+  if (rawEncoding !== undefined) {
+    const encoding = String(rawEncoding).toLowerCase();
+    if (!config.compressions.supports(encoding)) {
+      // compression.md: a message encoding the server does not support is UNIMPLEMENTED, with the
+      // supported ones listed.
+      trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported grpc-encoding "${encoding}"`, {
+        "grpc-accept-encoding": config.compressions.acceptEncoding(),
+      });
+      return;
+    }
+    reqCompression = config.compressions.get(encoding);
   }
   let timeoutMs: number | undefined;
   let md: Metadata;
   try {
-    timeoutMs = parseGrpcTimeout(headers["grpc-timeout"] as string | undefined);
+    const rawTimeout = headers["grpc-timeout"];
+    if (rawTimeout !== undefined) timeoutMs = parseGrpcTimeout(rawTimeout as string);
     md = headersToMetadata(headers as Record<string, string | string[] | undefined>);
   } catch (e) {
     const err = RpcError.from(e, Code.INTERNAL);
@@ -298,29 +368,36 @@ function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
     return;
   }
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-  const ctx = new ServerContext(handler.service, handler.method, md, deadline, config.peer(stream));
-  const accepted = parseAcceptEncoding(headers["grpc-accept-encoding"]);
-  new GrpcServerCall(stream, handler, codec, contentType, ctx, config, config.compressions.get(encoding), accepted).start(timeoutMs);
+  const ctx = new ServerContext(handler.service, handler.method, md, deadline, sessionPeer(stream, config));
+  new GrpcServerCall(stream as CallStream, handler, codec, contentType, ctx, config, reqCompression, headers["grpc-accept-encoding"]).start(
+    timeoutMs,
+  );
 }
 
-/** One inbound gRPC call: request frames in, response headers, messages and trailers out. */
-class GrpcServerCall {
-  private readonly deframer: MessageDeframer;
-  private input: AsyncQueue<MessageShape<DescMessage>> | undefined;
+/**
+ * One inbound gRPC call: request frames in, response headers, messages and trailers out. It is
+ * also the hooks object of its (lazily created) {@link OrderedInflater}.
+ */
+class GrpcServerCall implements InflaterHooks {
+  /** Created at the first chunk that is not exactly one whole message (see {@link onData}). */
+  private deframer: MessageDeframer | undefined = undefined;
+  private input: AsyncQueue<MessageShape<DescMessage>> | undefined = undefined;
   private done = false;
   private started = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private readonly unary: boolean;
-  private readonly maxRecv: number;
-  private readonly maxSend: number;
-  private readonly onHandlerError: (error: unknown, ctx: HandlerContext) => void;
   /** The response compression once chosen (undefined inside: identity); see {@link responseCompression}. */
-  private resCompression: { c: Compression | undefined } | undefined;
-  /** Request messages in arrival order, decompressed asynchronously when compressed. */
-  private readonly inflater: OrderedInflater;
+  private resCompression: { c: Compression | undefined } | undefined = undefined;
+  /**
+   * Request messages in arrival order, decompressed asynchronously when compressed; created at the
+   * first compressed message (until then nothing can be queued, so messages go straight through).
+   */
+  private inflater: OrderedInflater | undefined = undefined;
+  /** What the 'wantTrailers' listener sends. */
+  trailers: Record<string, string | string[]> = OK_TRAILERS as Record<string, string>;
 
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: CallStream,
     private readonly handler: MethodHandler,
     private readonly codec: Codec,
     private readonly contentType: string,
@@ -328,29 +405,15 @@ class GrpcServerCall {
     private readonly config: ServerConfig,
     /** The request's `grpc-encoding` algorithm; undefined for identity. */
     private readonly reqCompression: Compression | undefined,
-    /** The client's `grpc-accept-encoding`. */
-    private readonly accepted: string[],
+    /** The client's raw `grpc-accept-encoding`, parsed only when a response may be compressed. */
+    private readonly acceptHeader: string | string[] | undefined,
   ) {
-    this.maxRecv = config.maxRecv;
-    this.maxSend = config.maxSend;
-    this.onHandlerError = config.onHandlerError;
-    this.deframer = new MessageDeframer({ maxMessageSize: this.maxRecv });
-    this.inflater = new OrderedInflater(
-      {
-        isDone: () => this.done,
-        deliver: (bytes, compressed) => this.deliver(bytes, compressed),
-        fail: (e) => this.fail(e),
-        pause: () => this.stream.pause(),
-        settled: () => this.maybeResume(),
-      },
-      this.maxRecv,
-      INPUT_HIGH_WATER,
-    );
     this.unary = handler.method.methodKind === "unary";
   }
 
   start(timeoutMs: number | undefined): void {
     const stream = this.stream;
+    stream[kCall] = this;
     if (timeoutMs !== undefined) {
       if (timeoutMs <= 0) return this.fail(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started"));
       // setTimeout turns delays over 2^31-1 ms into 1 ms: a deadline that far out (~24.8 days) is
@@ -368,23 +431,39 @@ class GrpcServerCall {
         (e) => this.fail(e),
       );
     }
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.on("end", () => this.onEnd());
-    stream.on("close", () => {
-      // The client reset the stream, or the session died, before we finished.
-      if (!this.done) this.abort(new RpcError(Code.CANCELLED, "call cancelled by the client"));
-    });
+    stream.on("data", onStreamData);
+    stream.on("end", onStreamEnd);
+    stream.on("close", onStreamClose);
+  }
+
+  /** The client reset the stream, or the session died, before we finished. */
+  onClose(): void {
+    if (!this.done) this.abort(new RpcError(Code.CANCELLED, "call cancelled by the client"));
   }
 
   /** Resumes reading once neither the handler's queue nor the decompression chain is backed up. */
   private maybeResume(): void {
     if (this.done || !this.stream.isPaused()) return;
-    if ((this.input?.length ?? 0) < INPUT_HIGH_WATER / 2 && this.inflater.inflight < INPUT_HIGH_WATER / 2) this.stream.resume();
+    if ((this.input?.length ?? 0) < INPUT_HIGH_WATER / 2 && (this.inflater?.inflight ?? 0) < INPUT_HIGH_WATER / 2) this.stream.resume();
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.done) return;
     try {
+      const n = chunk.length;
+      if (this.deframer === undefined && n >= GRPC_FRAME_HEADER_SIZE) {
+        // Fast path: a chunk holding exactly one whole message (a small unary request usually
+        // arrives so) needs no deframer. Anything else (a bad prefix included) goes through one.
+        const flag = chunk[0] as number;
+        // `>>> 0` keeps lengths of 2^31 and above positive.
+        const len =
+          (((chunk[1] as number) << 24) | ((chunk[2] as number) << 16) | ((chunk[3] as number) << 8) | (chunk[4] as number)) >>> 0;
+        if (flag <= 1 && n === GRPC_FRAME_HEADER_SIZE + len && len <= this.config.maxRecv) {
+          // A plain Uint8Array view: cheaper to make than a Buffer subarray.
+          return this.onMessage(new Uint8Array(chunk.buffer, chunk.byteOffset + GRPC_FRAME_HEADER_SIZE, len), flag === 1);
+        }
+      }
+      this.deframer ??= new MessageDeframer({ maxMessageSize: this.config.maxRecv });
       this.deframer.push(chunk, (bytes, compressed) => this.onMessage(bytes, compressed));
     } catch (e) {
       this.fail(e);
@@ -396,10 +475,27 @@ class GrpcServerCall {
     if (compressed && this.reqCompression === undefined) {
       throw new RpcError(Code.INTERNAL, "grpc: compressed flag set with identity encoding");
     }
+    if (!compressed && this.inflater === undefined) return this.deliver(bytes, false);
+    this.inflater ??= new OrderedInflater(this, this.config.maxRecv, INPUT_HIGH_WATER);
     this.inflater.push(bytes, compressed, this.reqCompression);
   }
 
-  private deliver(bytes: Uint8Array, compressed: boolean): void {
+  /** InflaterHooks: whether the call ended. */
+  isDone(): boolean {
+    return this.done;
+  }
+
+  /** InflaterHooks: too many messages wait for decompression. */
+  pause(): void {
+    this.stream.pause();
+  }
+
+  /** InflaterHooks: one decompression finished. */
+  settled(): void {
+    this.maybeResume();
+  }
+
+  deliver(bytes: Uint8Array, compressed: boolean): void {
     let message: MessageShape<DescMessage>;
     try {
       message = this.codec.decode(this.handler.method.input, bytes);
@@ -421,16 +517,17 @@ class GrpcServerCall {
     if (input.length >= INPUT_HIGH_WATER) this.stream.pause();
   }
 
-  private onEnd(): void {
+  onEnd(): void {
     if (this.done) return;
     try {
-      this.deframer.end();
+      this.deframer?.end();
     } catch (e) {
       return this.fail(e);
     }
-    if (this.inflater.busy !== undefined) {
+    const busy = this.inflater?.busy;
+    if (busy !== undefined) {
       // End of input only after the messages still being decompressed.
-      void this.inflater.busy.then(() => this.finishInput());
+      void busy.then(() => this.finishInput());
       return;
     }
     this.finishInput();
@@ -455,60 +552,85 @@ class GrpcServerCall {
     if (h?.has(COMPRESS_HEADER)) h.delete(COMPRESS_HEADER);
     const name = (perCall ?? this.config.responseCompression(this.handler.method))?.trim().toLowerCase();
     let c: Compression | undefined;
-    if (name !== undefined && name !== IDENTITY_ENCODING && this.accepted.includes(name)) c = this.config.compressions.get(name);
-    this.resCompression = { c };
+    if (name !== undefined && name !== IDENTITY_ENCODING && parseAcceptEncoding(this.acceptHeader).includes(name)) {
+      c = this.config.compressions.get(name);
+    }
+    this.resCompression = c === undefined ? IDENTITY_CHOICE : { c };
     return c;
   }
 
-  /** Encodes, checks the size limit, compresses (if this call does) and frames one response. */
-  private async encode(message: MessageShape<DescMessage>): Promise<Uint8Array> {
+  /**
+   * Encodes, checks the size limit, compresses (if this call does) and frames one response;
+   * synchronous unless the message is compressed.
+   */
+  private encode(message: MessageShape<DescMessage>): Uint8Array | Promise<Uint8Array> {
     let bytes: Uint8Array;
     try {
       bytes = this.codec.encode(this.handler.method.output, message);
     } catch (e) {
       throw new RpcError(Code.INTERNAL, `cannot encode response: ${(e as Error).message}`, { cause: e });
     }
-    if (bytes.length > this.maxSend) {
-      throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: response message of ${bytes.length} bytes exceeds the limit of ${this.maxSend}`);
+    if (bytes.length > this.config.maxSend) {
+      throw new RpcError(
+        Code.RESOURCE_EXHAUSTED,
+        `grpc: response message of ${bytes.length} bytes exceeds the limit of ${this.config.maxSend}`,
+      );
     }
     const c = this.responseCompression();
-    if (c === undefined || messageCompressionHint(message) === false) return frameMessage(bytes);
-    let out: Uint8Array;
-    try {
-      out = await c.compress(bytes);
-    } catch (e) {
-      throw new RpcError(Code.INTERNAL, `grpc: cannot compress response: ${(e as Error).message}`, { cause: e });
-    }
-    return frameMessage(out, true);
+    if (c === undefined || messageCompressionHint(message) === false) return frame(bytes, false);
+    return compressFrame(c, bytes);
   }
 
   private sendHeaders(): void {
     if (this.stream.headersSent) return;
     const c = this.responseCompression();
+    const h = this.ctx.peekResponseHeader();
+    const accept = this.config.compressions.acceptEncoding();
+    if (c === undefined && (h === undefined || h.size === 0)) {
+      // Nothing call-specific: one headers object per content-type (and accept list), reused.
+      let cache = this.config.headerCache;
+      if (cache === undefined || cache.contentType !== this.contentType || cache.accept !== accept) {
+        cache = {
+          contentType: this.contentType,
+          accept,
+          headers: { ":status": "200", "content-type": this.contentType, "grpc-accept-encoding": accept },
+        };
+        this.config.headerCache = cache;
+      }
+      this.stream.respond(cache.headers, RESPOND_WAIT_FOR_TRAILERS);
+      return;
+    }
     const headers: Record<string, string | string[]> = {
       ":status": "200",
       "content-type": this.contentType,
-      "grpc-accept-encoding": this.config.compressions.acceptEncoding(),
+      "grpc-accept-encoding": accept,
     };
     if (c !== undefined) headers["grpc-encoding"] = c.name;
-    const h = this.ctx.peekResponseHeader();
     if (h !== undefined) metadataToHeaders(h, headers);
-    this.stream.respond(headers, { waitForTrailers: true });
+    this.stream.respond(headers, RESPOND_WAIT_FOR_TRAILERS);
   }
 
-  private async sendUnary(res: ServerResponse): Promise<void> {
+  private sendUnary(res: ServerResponse): void {
     if (this.done) return;
-    let frame: Uint8Array;
+    let out: Uint8Array | Promise<Uint8Array>;
     try {
       if (res.stream) throw new RpcError(Code.INTERNAL, "handler returned a stream for a unary method");
-      frame = await this.encode(res.message);
+      out = this.encode(res.message);
     } catch (e) {
       return this.fail(e);
     }
+    if (out instanceof Uint8Array) return this.endUnary(out);
+    out.then(
+      (f) => this.endUnary(f),
+      (e) => this.fail(e),
+    );
+  }
+
+  /** Sends the one response message of a unary call and ends it OK. */
+  private endUnary(frame: Uint8Array): void {
     if (this.done || this.stream.destroyed) return;
     this.sendHeaders();
-    this.stream.write(frame);
-    this.finishOk();
+    this.finishOk(frame);
   }
 
   private async pump(res: ServerResponse): Promise<void> {
@@ -529,7 +651,7 @@ class GrpcServerCall {
         this.sendHeaders();
         if (!this.stream.write(frame)) await this.drained();
       }
-      if (completed) this.finishOk();
+      if (completed) this.finishOk(undefined);
     } catch (e) {
       completed = true;
       this.fail(e);
@@ -555,18 +677,23 @@ class GrpcServerCall {
     if (this.timer !== undefined) clearTimeout(this.timer);
   }
 
-  private finishOk(): void {
+  /** Ends the call OK, after `last` (a framed message) if given. */
+  private finishOk(last: Uint8Array | undefined): void {
     if (this.done) return;
     this.cleanup();
     const stream = this.stream;
     if (stream.destroyed) return;
     this.sendHeaders();
-    const trailers: Record<string, string | string[]> = {};
     const t = this.ctx.peekResponseTrailer();
-    if (t !== undefined) metadataToHeaders(t, trailers);
-    writeGrpcStatus(Code.OK, "", [], trailers);
-    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-    stream.end();
+    if (t !== undefined && t.size > 0) {
+      const trailers: Record<string, string | string[]> = {};
+      metadataToHeaders(t, trailers);
+      writeGrpcStatus(Code.OK, "", [], trailers);
+      this.trailers = trailers;
+    }
+    stream.on("wantTrailers", onWantTrailers);
+    if (last === undefined) stream.end();
+    else stream.end(last);
   }
 
   /** Aborts the handler without answering (the stream is gone). */
@@ -576,9 +703,9 @@ class GrpcServerCall {
     this.input?.fail(err, true);
   }
 
-  private fail(e: unknown): void {
+  fail(e: unknown): void {
     if (this.done) return;
-    if (!(e instanceof RpcError) || e.code === Code.INTERNAL || e.code === Code.UNKNOWN) this.onHandlerError(e, this.ctx);
+    if (!(e instanceof RpcError) || e.code === Code.INTERNAL || e.code === Code.UNKNOWN) this.config.onHandlerError(e, this.ctx);
     const err = this.ctx.aborted && !(e instanceof RpcError) ? (this.ctx.reason as RpcError) : toWireError(e);
     this.abort(err);
     const stream = this.stream;
@@ -598,10 +725,42 @@ class GrpcServerCall {
       }
       stream.respond({ ...headers, ...trailers }, { endStream: true });
     } else {
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+      this.trailers = trailers;
+      stream.on("wantTrailers", onWantTrailers);
       stream.end();
     }
     // Stop reading whatever the client still sends.
     if (!stream.readableEnded) stream.resume();
   }
+}
+
+const GRPC_PROTO_TYPE = "application/grpc";
+const RESPOND_WAIT_FOR_TRAILERS: http2.ServerStreamResponseOptions = { waitForTrailers: true };
+/** The response compression choice "identity", shared. */
+const IDENTITY_CHOICE: { c: Compression | undefined } = { c: undefined };
+
+/**
+ * Frames one message into a pooled Buffer: a `new Uint8Array` of this size gets its own
+ * off-heap backing store, which costs the GC more than the copy.
+ */
+function frame(bytes: Uint8Array, compressed: boolean): Uint8Array {
+  const n = bytes.length;
+  const out = Buffer.allocUnsafe(GRPC_FRAME_HEADER_SIZE + n);
+  out[0] = compressed ? 1 : 0;
+  out[1] = (n >>> 24) & 0xff;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
+  out.set(bytes, GRPC_FRAME_HEADER_SIZE);
+  return out;
+}
+
+async function compressFrame(c: Compression, bytes: Uint8Array): Promise<Uint8Array> {
+  let out: Uint8Array;
+  try {
+    out = await c.compress(bytes);
+  } catch (e) {
+    throw new RpcError(Code.INTERNAL, `grpc: cannot compress response: ${(e as Error).message}`, { cause: e });
+  }
+  return frame(out, true);
 }
