@@ -10,7 +10,7 @@ import { createGrpcServer, createGrpcTransport, type GrpcServer } from "./index.
 async function rawRequest(
   port: number,
   headers: http2.OutgoingHttpHeaders,
-  body: Uint8Array | undefined,
+  body: Uint8Array | Uint8Array[] | undefined,
 ): Promise<{
   status: number | undefined;
   headers: http2.IncomingHttpHeaders;
@@ -35,7 +35,10 @@ async function rawRequest(
       req.on("data", () => {});
       req.on("error", () => {});
       req.on("close", () => resolve({ status, headers: h, trailers: t, rst: req.rstCode }));
-      if (body !== undefined) req.end(body);
+      if (Array.isArray(body)) {
+        for (const chunk of body) req.write(chunk);
+        req.end();
+      } else if (body !== undefined) req.end(body);
       else req.end();
     });
   } finally {
@@ -108,6 +111,33 @@ describe("gRPC server: bad input gets the spec's status, and the server keeps se
     assert.equal(statusOf(r), Code.INTERNAL);
     const r2 = await rawRequest(port, grpcHeaders, new Uint8Array(0));
     assert.notEqual(statusOf(r2), Code.OK);
+  });
+
+  it("a unary body in any chunking: one message split over writes is OK, two messages in a chunk are UNIMPLEMENTED", async () => {
+    const { create, toBinary } = await import("@bufbuild/protobuf");
+    const { EchoRequestSchema } = await import("@petrel/testing");
+    const msg = toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: "split" }));
+    const one = frame(msg.length, msg);
+    // Byte by byte: every DATA frame holds a fragment of the prefix or the body.
+    const split = await rawRequest(
+      port,
+      grpcHeaders,
+      Array.from(one, (b) => Uint8Array.of(b)),
+    );
+    assert.equal(statusOf(split), Code.OK);
+    const two = new Uint8Array(one.length * 2);
+    two.set(one, 0);
+    two.set(one, one.length);
+    const twoInOne = await rawRequest(port, grpcHeaders, two);
+    assert.equal(statusOf(twoInOne), Code.UNIMPLEMENTED, "two request messages for a unary method");
+    // Like grpc-go, the server may answer a unary call as soon as it has the message, so what
+    // arrives in a later DATA frame is either rejected (if it came in time) or ignored.
+    const twoWrites = await rawRequest(port, grpcHeaders, [one, one]);
+    assert.ok([Code.OK, Code.UNIMPLEMENTED].includes(statusOf(twoWrites)), `two messages in two writes: ${statusOf(twoWrites)}`);
+    const fragment = await rawRequest(port, grpcHeaders, [one, Uint8Array.of(0, 0)]);
+    assert.ok([Code.OK, Code.INTERNAL].includes(statusOf(fragment)), `a message, then a partial prefix: ${statusOf(fragment)}`);
+    const empty = await rawRequest(port, grpcHeaders, frame(0, new Uint8Array(0)));
+    assert.equal(statusOf(empty), Code.OK, "an empty message is a valid request");
   });
 
   it("HTTP/1.1 on the h2-only port is refused without harming the server", async () => {
