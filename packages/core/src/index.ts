@@ -1,7 +1,7 @@
 export { Code, codeName, isCode, parseCode } from "./code.js";
 export { RpcError, toWireError, type ErrorDetail } from "./rpc-error.js";
 export { encodeStatusDetails, decodeStatusDetails } from "./status-details.js";
-export { Metadata, isBinaryKey, validateMetadataPair, type MetadataInit, type MetadataValue } from "./metadata.js";
+export { Metadata, isBinaryKey, isValidMetadataPair, validateMetadataPair, type MetadataInit, type MetadataValue } from "./metadata.js";
 export { createCodecRegistry, type Codec, type CodecRegistry } from "./codec.js";
 export { protoBinaryCodec, protoEsBinaryCodec, protoJsonCodec, createDefaultCodecRegistry } from "./codec-protobuf.js";
 export { protoFastCodec } from "./codec-protobuf-fast.js";

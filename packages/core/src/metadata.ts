@@ -31,6 +31,18 @@ export function isBinaryKey(key: string): boolean {
 }
 
 /** Throws a TypeError if the key/value pair is not valid metadata. */
+/** Like {@link validateMetadataPair} without the exception: for parsers on the hot path. */
+export function isValidMetadataPair(key: string, value: MetadataValue): boolean {
+  if (!isValidKey(key)) return false;
+  if (isBinaryKey(key)) return value instanceof Uint8Array;
+  if (typeof value !== "string") return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 export function validateMetadataPair(key: string, value: MetadataValue): void {
   if (!isValidKey(key)) throw new TypeError(`invalid metadata key "${key}"`);
   if (isBinaryKey(key)) {

@@ -141,16 +141,20 @@ async function* mapOutput(
 function innerFn(method: DescMethod, impl: ImplFn): ServerFn {
   const output = method.output;
   switch (method.methodKind) {
-    case "unary":
+    case "unary": {
+      // Per method, not per call: the unary path creates no closure unless context storage is on.
+      const respond = (v: unknown): ServerResponse => ({ stream: false, message: toOutput(output, v) });
       return (req) => {
         try {
-          const r = runInContext(req.ctx, () => impl(req.message, req.ctx));
-          if (r instanceof Promise) return r.then((v) => ({ stream: false, message: toOutput(output, v) }));
-          return Promise.resolve({ stream: false, message: toOutput(output, r) });
+          const storage = getContextStorage();
+          const r = storage === undefined ? impl(req.message, req.ctx) : storage.run(req.ctx, () => impl(req.message, req.ctx));
+          if (r instanceof Promise) return r.then(respond);
+          return Promise.resolve(respond(r));
         } catch (e) {
           return Promise.reject(e);
         }
       };
+    }
     case "server_streaming":
       return async (req) => {
         const msg = await first(req.message as AsyncIterable<unknown>);

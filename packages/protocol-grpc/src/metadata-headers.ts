@@ -2,7 +2,7 @@
  * Custom-Metadata <-> HTTP/2 headers, in the shape Node's http2 module uses (lower-case keys,
  * a repeated key as `string[]`) without importing it, so other runtimes can adapt the same way.
  */
-import { Code, Metadata, RpcError, type MetadataValue, isBinaryKey, validateMetadataPair } from "@petrel/core";
+import { Code, Metadata, RpcError, type MetadataValue, isBinaryKey, isValidMetadataPair } from "@petrel/core";
 import { decodeBase64, encodeBase64 } from "./base64.js";
 
 /**
@@ -81,10 +81,10 @@ export function headersToMetadata(headers: Record<string, string | string[] | un
 
 function addValue(flat: Array<string | MetadataValue>, key: string, value: string): void {
   if (!isBinaryKey(key)) {
-    if (isValid(key, value)) flat.push(key, value);
+    if (isValidMetadataPair(key, value)) flat.push(key, value);
     return;
   }
-  if (!isValid(key, EMPTY)) return;
+  if (!isValidMetadataPair(key, EMPTY)) return;
   let start = 0;
   for (;;) {
     const comma = value.indexOf(",", start);
@@ -103,11 +103,3 @@ function addValue(flat: Array<string | MetadataValue>, key: string, value: strin
 
 const EMPTY = new Uint8Array(0);
 
-function isValid(key: string, value: MetadataValue): boolean {
-  try {
-    validateMetadataPair(key, value);
-    return true;
-  } catch {
-    return false;
-  }
-}
