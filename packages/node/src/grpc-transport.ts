@@ -4,6 +4,7 @@ import {
   AsyncQueue,
   Code,
   Metadata,
+  type MetadataValue,
   RpcError,
   createDefaultCodecRegistry,
   type Codec,
@@ -20,8 +21,8 @@ import {
   IDENTITY_ENCODING,
   MessageDeframer,
   codeFromHttpStatus,
+  GRPC_FRAME_HEADER_SIZE,
   encodeGrpcTimeout,
-  frameMessage,
   grpcContentType,
   headersToMetadata,
   metadataToHeaders,
@@ -31,7 +32,7 @@ import {
   type CompressionRegistry,
 } from "@petrel/protocol-grpc";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
-import { OrderedInflater } from "./grpc-ordered-inflater.js";
+import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
 import { KeepalivePinger, TOO_MANY_PINGS, keepaliveMs, publishConnectionEvent } from "./grpc-keepalive.js";
 import { secureConnectOptions, type GrpcClientTlsOptions } from "./grpc-tls.js";
 
@@ -117,7 +118,10 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
 
   /** The request compression of a call: its `x-petrel-compress` header, else the transport's. */
   function requestCompression(req: UnaryRequest | StreamRequest): Compression | undefined {
-    const name = (req.header.getString(COMPRESS_HEADER) ?? options.compression ?? IDENTITY_ENCODING).trim().toLowerCase();
+    const override = compressOverride(req.header);
+    // The common case, no compression at all, costs one scan of the metadata.
+    if (override === undefined && options.compression === undefined) return undefined;
+    const name = (override ?? options.compression ?? IDENTITY_ENCODING).trim().toLowerCase();
     if (!compressions.supports(name))
       throw new RpcError(Code.INVALID_ARGUMENT, `grpc: unknown compression "${name}" in ${COMPRESS_HEADER}`);
     return compressions.get(name);
@@ -125,7 +129,10 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
   let session: http2.ClientHttp2Session | undefined;
   let closed = false;
   /** Calls in flight per session (a session replaced after GOAWAY may still finish calls). */
-  const activeCalls = new WeakMap<http2.ClientHttp2Session, number>();
+  const activeCalls = new WeakMap<http2.ClientHttp2Session, CallCount>();
+  /** The last session a call used and its counter: saves a WeakMap lookup per call. */
+  let countedSession: http2.ClientHttp2Session | undefined;
+  let countedCalls: CallCount = { n: 0 };
 
   function getSession(): http2.ClientHttp2Session {
     if (closed) throw new RpcError(Code.UNAVAILABLE, "transport is closed");
@@ -154,7 +161,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
     const pinger = new KeepalivePinger(s, {
       timeMs: keepaliveTime,
       timeoutMs: keepaliveTimeout,
-      shouldPing: () => keepaliveIdle || (activeCalls.get(s) ?? 0) > 0,
+      shouldPing: () => keepaliveIdle || (activeCalls.get(s)?.n ?? 0) > 0,
       onTimeout: () => {
         publishConnectionEvent({ t: "keepalive_timeout", side: "client", peer: options.baseUrl, timeoutMs: keepaliveTimeout });
         // Destroying the session fails its calls with UNAVAILABLE; the next call reconnects.
@@ -165,113 +172,147 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
     s.once("close", () => pinger.stop());
   }
 
-  function open(
+  /** Request headers that depend only on the path and codec, built once per method (node:http2 copies them per call). */
+  const baseHeaders = new Map<string, Record<string, string>>();
+  let lastLeft = -1;
+  let lastTimeout = "";
+  let lastHeaders: LastHeaders | undefined;
+
+  function requestHeaders(
     req: UnaryRequest | StreamRequest,
+    codec: Codec,
     compression: Compression | undefined,
-  ): { stream: http2.ClientHttp2Stream; codec: Codec } {
-    const codecName = req.codec ?? defaultCodec;
-    const codec = codecs.get(codecName);
-    if (codec === undefined) throw new RpcError(Code.UNIMPLEMENTED, `unsupported codec "${codecName}"`);
-    if (req.signal?.aborted) throw new RpcError(Code.CANCELLED, "call cancelled before it started");
-    const headers: Record<string, string | string[]> = {
-      ":method": "POST",
-      ":path": req.path,
-      "content-type": grpcContentType(codec.name),
-      te: "trailers",
-      "grpc-accept-encoding": acceptEncoding,
-      "user-agent": USER_AGENT,
-    };
-    if (compression !== undefined) headers["grpc-encoding"] = compression.name;
+  ): Record<string, string | string[]> {
+    const key = codec.name === "proto" ? req.path : `${req.path} ${codec.name}`;
+    let base = baseHeaders.get(key);
+    if (base === undefined) {
+      if (baseHeaders.size >= 1024) baseHeaders.clear(); // bounded: paths come from the caller
+      base = {
+        ":method": "POST",
+        ":path": req.path,
+        "content-type": grpcContentType(codec.name),
+        te: "trailers",
+        "grpc-accept-encoding": acceptEncoding,
+        "user-agent": USER_AGENT,
+      };
+      baseHeaders.set(key, base);
+    }
+    const md = req.header.flat;
+    if (compression === undefined && req.deadline === undefined && md.length === 0) return base;
+    let timeout: string | undefined;
     if (req.deadline !== undefined) {
       const left = req.deadline - Date.now();
       if (left <= 0) throw new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started");
-      headers["grpc-timeout"] = encodeGrpcTimeout(left);
+      // Calls with the same time left share the encoded value.
+      if (left !== lastLeft) {
+        lastLeft = left;
+        lastTimeout = encodeGrpcTimeout(left);
+      }
+      timeout = lastTimeout;
     }
-    metadataToHeaders(req.header, headers);
-    delete headers[COMPRESS_HEADER];
+    // Consecutive calls usually send the same headers (same method, timeout and metadata):
+    // node:http2 copies the object it is given, so the last one can be reused as is.
+    const last = lastHeaders;
+    if (
+      last !== undefined &&
+      last.base === base &&
+      last.timeout === timeout &&
+      last.compression === compression &&
+      sameFlat(last.flat, md)
+    ) {
+      return last.headers;
+    }
+    const headers: Record<string, string | string[]> = { ...base };
+    if (compression !== undefined) headers["grpc-encoding"] = compression.name;
+    if (timeout !== undefined) headers["grpc-timeout"] = timeout;
+    if (md.length > 0) metadataToHeaders(req.header, headers);
+    if (headers[COMPRESS_HEADER] !== undefined) delete headers[COMPRESS_HEADER];
+    lastHeaders = { base, timeout, compression, flat: md.slice(), headers };
+    return headers;
+  }
+
+  /** Opens the HTTP/2 stream of a call and attaches its listeners; throws RpcError. */
+  function startCall(
+    req: UnaryRequest | StreamRequest,
+    codec: Codec,
+    compression: Compression | undefined,
+    streaming: boolean,
+  ): GrpcClientCall {
+    if (req.signal?.aborted) throw new RpcError(Code.CANCELLED, "call cancelled before it started");
+    const headers = requestHeaders(req, codec, compression);
     const session = getSession();
     const stream = session.request(headers);
+    if (session !== countedSession) {
+      let c = activeCalls.get(session);
+      if (c === undefined) {
+        c = { n: 0 };
+        activeCalls.set(session, c);
+      }
+      countedSession = session;
+      countedCalls = c;
+    }
     // Keep the process alive while calls are in flight; let it exit once the session is idle.
-    const n = activeCalls.get(session) ?? 0;
-    activeCalls.set(session, n + 1);
-    if (n === 0) session.ref();
-    stream.once("close", () => {
-      const left = (activeCalls.get(session) ?? 1) - 1;
-      activeCalls.set(session, left);
-      if (left === 0 && !session.destroyed) session.unref();
+    if (countedCalls.n++ === 0) session.ref();
+    return new GrpcClientCall(stream, session, countedCalls, codec, req, maxRecv, streaming, compressions);
+  }
+
+  function codecOf(req: UnaryRequest | StreamRequest): Codec {
+    const name = req.codec ?? defaultCodec;
+    const codec = name === defaultCodec ? defaultCodecImpl : codecs.get(name);
+    if (codec === undefined) throw new RpcError(Code.UNIMPLEMENTED, `unsupported codec "${name}"`);
+    return codec;
+  }
+  const defaultCodecImpl = codecs.get(defaultCodec);
+
+  /** Opens a unary call and sends its one framed request with END_STREAM. */
+  function sendUnary<O extends DescMessage>(req: UnaryRequest, codec: Codec, compression: Compression | undefined, body: Buffer) {
+    const call = startCall(req, codec, compression, false);
+    const p = new Promise<UnaryResponse<O>>((resolve, reject) => {
+      call.resolve = resolve as (r: UnaryResponse | StreamResponse) => void;
+      call.reject = reject;
     });
-    return { stream, codec };
+    call.stream.end(body);
+    return p;
   }
 
   return {
+    // The unary path allocates no closure besides the promise's executor and runs no async
+    // function unless the request is compressed (tsx wraps every closure, see bench/README.md).
     unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I>): Promise<UnaryResponse<O>> {
-      return new Promise<UnaryResponse<O>>((resolve, reject) => {
-        void (async () => {
-          let call: GrpcClientCall;
-          try {
-            const compression = requestCompression(req as UnaryRequest);
-            const codec = codecs.get(req.codec ?? defaultCodec);
-            let bytes = codec?.encode(req.method.input, req.message);
-            if (bytes !== undefined && bytes.length > maxSend) {
-              throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
-            }
-            // A message marked setMessageCompression(msg, false) goes out uncompressed on a compressing call.
-            const compress = compression !== undefined && messageCompressionHint(req.message) !== false;
-            if (bytes !== undefined && compress) bytes = await compressRequest(compression, bytes);
-            const { stream, codec: c } = open(req as UnaryRequest, compression);
-            call = new GrpcClientCall(stream, c, req as UnaryRequest, maxRecv, false, compressions);
-            call.onSettled = (err) => {
-              if (err !== undefined) return reject(err);
-              if (call.messages.length !== 1) {
-                return reject(
-                  new RpcError(Code.UNIMPLEMENTED, `grpc: unary call got ${call.messages.length} response messages, want 1`, {
-                    metadata: call.trailer,
-                  }),
-                );
-              }
-              resolve({
-                stream: false,
-                service: req.service,
-                method: req.method,
-                header: call.header,
-                trailer: call.trailer,
-                message: call.messages[0] as MessageShape<O>,
-              });
-            };
-            stream.end(frameMessage(bytes as Uint8Array, compress));
-          } catch (e) {
-            reject(RpcError.from(e, Code.INTERNAL));
-          }
-        })();
-      });
+      try {
+        const compression = requestCompression(req as UnaryRequest);
+        const codec = codecOf(req as UnaryRequest);
+        const bytes = codec.encode(req.method.input, req.message);
+        if (bytes.length > maxSend) {
+          throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
+        }
+        // A message marked setMessageCompression(msg, false) goes out uncompressed on a compressing call.
+        if (compression !== undefined && messageCompressionHint(req.message) !== false) {
+          return compressRequest(compression, bytes)
+            .then((b) => sendUnary<O>(req as UnaryRequest, codec, compression, frame(b, true)))
+            .catch((e: unknown) => Promise.reject(RpcError.from(e, Code.INTERNAL)));
+        }
+        return sendUnary<O>(req as UnaryRequest, codec, compression, frame(bytes, false));
+      } catch (e) {
+        return Promise.reject(RpcError.from(e, Code.INTERNAL));
+      }
     },
 
     stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I>): Promise<StreamResponse<O>> {
-      return new Promise<StreamResponse<O>>((resolve, reject) => {
-        let call: GrpcClientCall;
-        let compression: Compression | undefined;
-        try {
-          compression = requestCompression(req as StreamRequest);
-          const { stream, codec } = open(req as StreamRequest, compression);
-          call = new GrpcClientCall(stream, codec, req as StreamRequest, maxRecv, true, compressions);
-        } catch (e) {
-          reject(RpcError.from(e, Code.INTERNAL));
-          return;
-        }
-        call.onHeaders = () =>
-          resolve({
-            stream: true,
-            service: req.service,
-            method: req.method,
-            header: call.header,
-            trailer: call.trailer,
-            message: call.queue as unknown as AsyncQueue<MessageShape<O>>,
-          });
-        call.onSettled = (err) => {
-          if (err !== undefined) reject(err);
-        };
-        void call.pumpRequests(req.message as AsyncIterable<MessageShape<DescMessage>>, maxSend, compression);
+      let call: GrpcClientCall;
+      let compression: Compression | undefined;
+      try {
+        compression = requestCompression(req as StreamRequest);
+        call = startCall(req as StreamRequest, codecOf(req as StreamRequest), compression, true);
+      } catch (e) {
+        return Promise.reject(RpcError.from(e, Code.INTERNAL));
+      }
+      const p = new Promise<StreamResponse<O>>((resolve, reject) => {
+        call.resolve = resolve as (r: UnaryResponse | StreamResponse) => void;
+        call.reject = reject;
       });
+      void call.pumpRequests(req.message as AsyncIterable<MessageShape<DescMessage>>, maxSend, compression);
+      return p;
     },
 
     async close() {
@@ -308,54 +349,139 @@ function codeFromRst(rst: number): Code {
   }
 }
 
-/** One outbound gRPC call. */
-class GrpcClientCall {
-  header = new Metadata();
-  trailer = new Metadata();
-  readonly messages: MessageShape<DescMessage>[] = [];
-  queue: AsyncQueue<MessageShape<DescMessage>> | undefined;
-  onHeaders: (() => void) | undefined;
-  onSettled: ((err: RpcError | undefined) => void) | undefined;
-  private settled = false;
-  private headersDelivered = false;
-  private httpStatus: number | undefined;
-  private grpcResponse = false;
-  private trailersOnly: Record<string, string | string[] | undefined> | undefined;
-  private trailers: Record<string, string | string[] | undefined> | undefined;
-  private localError: RpcError | undefined;
-  private readonly deframer: MessageDeframer;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly onAbort = () => this.cancel(new RpcError(Code.CANCELLED, "call cancelled"));
-  /** The response's `grpc-encoding` algorithm; undefined for identity. */
-  private resCompression: Compression | undefined;
+/** The request headers of the last call and what they were built from. */
+interface LastHeaders {
+  base: Record<string, string>;
+  timeout: string | undefined;
+  compression: Compression | undefined;
+  flat: Array<string | MetadataValue>;
+  headers: Record<string, string | string[]>;
+}
 
-  /** Response messages in arrival order, decompressed asynchronously when compressed. */
-  private readonly inflater: OrderedInflater;
-  /** The call's session (`stream.session` is gone once the stream closes). */
-  private readonly session: http2.Http2Session | undefined;
+/**
+ * Whether two flat metadata arrays hold the same keys and string values. A binary value never
+ * matches: its bytes may have changed since the last call.
+ */
+function sameFlat(a: Array<string | MetadataValue>, b: Array<string | MetadataValue>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (v !== b[i] || typeof v !== "string") return false;
+  }
+  return true;
+}
+
+/** Calls in flight on one session. */
+interface CallCount {
+  n: number;
+}
+
+/** The `x-petrel-compress` value of request metadata, if any (a scan, no allocation). */
+function compressOverride(md: Metadata): string | undefined {
+  const f = md.flat;
+  for (let i = 0; i < f.length; i += 2) {
+    if (f[i] === COMPRESS_HEADER) {
+      const v = f[i + 1];
+      return typeof v === "string" ? v : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One gRPC Length-Prefixed-Message in one allocation: the 5-byte prefix and `bytes`. Small
+ * buffers come from Node's pool (`allocUnsafe`), which is cheaper than a zeroed Uint8Array.
+ */
+function frame(bytes: Uint8Array, compressed: boolean): Buffer {
+  const n = bytes.length;
+  const out = Buffer.allocUnsafe(GRPC_FRAME_HEADER_SIZE + n);
+  out[0] = compressed ? 1 : 0;
+  out[1] = (n >>> 24) & 0xff;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
+  out.set(bytes, GRPC_FRAME_HEADER_SIZE);
+  return out;
+}
+
+/** The call an http2 stream belongs to (a property on the stream, so listeners need no closure). */
+const kCall = Symbol("petrel.grpcClientCall");
+type CallStream = http2.ClientHttp2Stream & { [kCall]: GrpcClientCall };
+
+// Stream listeners shared by every call: `this` is the stream. A closure per call and event would
+// cost an allocation (and tsx's __name wrapper) on every call.
+function onStreamResponse(this: CallStream, h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+  this[kCall].onResponse(h);
+}
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[kCall].onData(chunk);
+}
+function onStreamTrailers(this: CallStream, t: http2.IncomingHttpHeaders): void {
+  this[kCall].trailers = t as Record<string, string | string[] | undefined>;
+}
+function onStreamError(this: CallStream, e: Error): void {
+  this[kCall].onError(e);
+}
+function onStreamEnd(this: CallStream): void {
+  this[kCall].onEnd();
+}
+function onStreamClose(this: CallStream): void {
+  this[kCall].onClose();
+}
+function onCallDeadline(call: GrpcClientCall): void {
+  call.cancel(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
+}
+
+/**
+ * One outbound gRPC call. It settles once the response has ended (status in trailers or a
+ * Trailers-Only response) — not on the stream's "close", which waits for the request side to end
+ * too — or when the stream closes early (reset, connection lost).
+ */
+class GrpcClientCall implements InflaterHooks {
+  /** Response headers (undefined until a non-Trailers-Only response arrives). */
+  header: Metadata | undefined = undefined;
+  /** Streaming calls: the response's trailer, filled in when the call ends. */
+  readonly trailer: Metadata | undefined;
+  /** Unary calls: the one response message and how many arrived. */
+  private message: MessageShape<DescMessage> | undefined = undefined;
+  private messageCount = 0;
+  readonly queue: AsyncQueue<MessageShape<DescMessage>> | undefined;
+  resolve: ((r: UnaryResponse | StreamResponse) => void) | undefined = undefined;
+  reject: ((e: RpcError) => void) | undefined = undefined;
+  trailers: Record<string, string | string[] | undefined> | undefined = undefined;
+  private done = false;
+  private ended = false;
+  private headersDelivered = false;
+  private httpStatus: number | undefined = undefined;
+  private grpcResponse = false;
+  private trailersOnly: Record<string, string | string[] | undefined> | undefined = undefined;
+  private localError: RpcError | undefined = undefined;
+  /** Created only when the response does not arrive as one message per DATA chunk. */
+  private deframer: MessageDeframer | undefined = undefined;
+  private onDeframed: ((bytes: Uint8Array, compressed: boolean) => void) | undefined = undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private onAbort: (() => void) | undefined = undefined;
+  /** The response's `grpc-encoding` algorithm; undefined for identity. */
+  private resCompression: Compression | undefined = undefined;
+  /** Response messages in arrival order; created when the first compressed message arrives. */
+  private inflater: OrderedInflater | undefined = undefined;
+  /** The request iterator being pumped (streaming calls), returned when the call ends first. */
+  private requests: AsyncIterator<MessageShape<DescMessage>> | undefined = undefined;
+  private requestsDone = false;
 
   constructor(
-    private readonly stream: http2.ClientHttp2Stream,
+    readonly stream: http2.ClientHttp2Stream,
+    /** The call's session (`stream.session` is gone once the stream closes). */
+    private readonly session: http2.ClientHttp2Session,
+    private readonly calls: CallCount,
     private readonly codec: Codec,
     private readonly req: UnaryRequest | StreamRequest,
-    maxRecv: number,
+    private readonly maxRecv: number,
     streaming: boolean,
     private readonly compressions: CompressionRegistry,
   ) {
-    this.session = stream.session;
-    this.deframer = new MessageDeframer({ maxMessageSize: maxRecv });
-    this.inflater = new OrderedInflater(
-      {
-        isDone: () => this.settled,
-        deliver: (bytes, compressed) => this.deliver(bytes, compressed),
-        fail: (e) => this.cancel(e),
-        pause: () => this.stream.pause(),
-        settled: () => this.maybeResume(),
-      },
-      maxRecv,
-      OUTPUT_HIGH_WATER,
-    );
     if (streaming) {
+      this.trailer = new Metadata();
       this.queue = new AsyncQueue<MessageShape<DescMessage>>(
         () => {
           this.maybeResume();
@@ -364,40 +490,43 @@ class GrpcClientCall {
       );
     }
     // setTimeout turns delays over 2^31-1 ms into 1 ms: a deadline that far out counts as none.
-    if (req.deadline !== undefined && req.deadline - Date.now() <= 0x7fff_ffff) {
-      this.timer = setTimeout(
-        () => this.cancel(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")),
-        Math.max(0, req.deadline - Date.now()),
-      );
-      this.timer.unref?.();
+    const deadline = req.deadline;
+    if (deadline !== undefined && deadline - Date.now() <= 0x7fff_ffff) {
+      // Not unref'd: a call in flight keeps the process alive anyway (its session is ref'd).
+      this.timer = setTimeout(onCallDeadline, Math.max(0, deadline - Date.now()), this);
     }
-    req.signal?.addEventListener("abort", this.onAbort);
-    stream.on("response", (h) => this.onResponse(h));
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.on("trailers", (t) => {
-      this.trailers = t as Record<string, string | string[] | undefined>;
-    });
-    stream.on("error", (e) => {
-      this.localError ??= new RpcError(Code.UNAVAILABLE, `grpc: ${e.message}`);
-    });
-    stream.on("close", () => this.onClose());
+    if (req.signal !== undefined) {
+      this.onAbort = () => this.cancel(new RpcError(Code.CANCELLED, "call cancelled"));
+      req.signal.addEventListener("abort", this.onAbort);
+    }
+    (stream as CallStream)[kCall] = this;
+    stream.on("response", onStreamResponse);
+    stream.on("data", onStreamData);
+    stream.on("trailers", onStreamTrailers);
+    stream.on("error", onStreamError);
+    stream.on("end", onStreamEnd);
+    stream.on("close", onStreamClose);
   }
 
-  private onResponse(h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+  onResponse(h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
     this.httpStatus = h[":status"];
-    this.grpcResponse = parseGrpcContentType(h["content-type"]) !== undefined;
+    const ct = h["content-type"];
+    this.grpcResponse = ct === "application/grpc" || ct === "application/grpc+proto" || parseGrpcContentType(ct) !== undefined;
     if (this.httpStatus === 200 && this.grpcResponse && h["grpc-status"] !== undefined) {
       // Trailers-Only: the status came in the headers, nothing follows.
       this.trailersOnly = h as Record<string, string | string[] | undefined>;
       return;
     }
     if (this.httpStatus !== 200 || !this.grpcResponse) return;
-    const encoding = String(h["grpc-encoding"] ?? IDENTITY_ENCODING).toLowerCase();
-    if (encoding !== IDENTITY_ENCODING) {
-      this.resCompression = this.compressions.get(encoding);
-      if (this.resCompression === undefined) {
-        this.cancel(new RpcError(Code.INTERNAL, `grpc: the server used grpc-encoding "${encoding}", which this client does not support`));
-        return;
+    const enc = h["grpc-encoding"];
+    if (enc !== undefined) {
+      const encoding = String(enc).toLowerCase();
+      if (encoding !== IDENTITY_ENCODING) {
+        this.resCompression = this.compressions.get(encoding);
+        if (this.resCompression === undefined) {
+          this.cancel(new RpcError(Code.INTERNAL, `grpc: the server used grpc-encoding "${encoding}", which this client does not support`));
+          return;
+        }
       }
     }
     try {
@@ -406,32 +535,64 @@ class GrpcClientCall {
       this.cancel(RpcError.from(e, Code.INTERNAL));
       return;
     }
-    this.deliverHeaders();
+    if (this.queue !== undefined) this.deliverHeaders();
   }
 
+  /** Streaming calls: resolves the call with its response once headers (or the end) arrived. */
   private deliverHeaders(): void {
     if (this.headersDelivered) return;
     this.headersDelivered = true;
-    this.onHeaders?.();
+    const req = this.req;
+    this.resolve?.({
+      stream: true,
+      service: req.service,
+      method: req.method,
+      header: this.header ?? new Metadata(),
+      trailer: this.trailer as Metadata,
+      message: this.queue as AsyncQueue<MessageShape<DescMessage>>,
+    });
   }
 
-  private onData(chunk: Buffer): void {
-    if (this.settled || !this.grpcResponse || this.httpStatus !== 200) return;
+  onData(chunk: Buffer): void {
+    if (this.done || !this.grpcResponse || this.httpStatus !== 200) return;
     try {
-      this.deframer.push(chunk, (bytes, compressed) => this.onMessage(bytes, compressed));
+      if (this.deframer === undefined) {
+        // Fast path: a chunk holding exactly one whole message (the usual unary response) needs
+        // no deframer. Anything else goes through one from here on.
+        const flag = chunk[0];
+        if (chunk.length >= GRPC_FRAME_HEADER_SIZE && (flag === 0 || flag === 1)) {
+          const len =
+            (((chunk[1] as number) << 24) | ((chunk[2] as number) << 16) | ((chunk[3] as number) << 8) | (chunk[4] as number)) >>> 0;
+          if (len + GRPC_FRAME_HEADER_SIZE === chunk.length && len <= this.maxRecv) {
+            this.onMessage(chunk.subarray(GRPC_FRAME_HEADER_SIZE), flag === 1);
+            return;
+          }
+        }
+        this.deframer = new MessageDeframer({ maxMessageSize: this.maxRecv });
+        this.onDeframed = (bytes, compressed) => this.onMessage(bytes, compressed);
+      }
+      this.deframer.push(chunk, this.onDeframed as (bytes: Uint8Array, compressed: boolean) => void);
     } catch (e) {
       this.cancel(RpcError.from(e, Code.INTERNAL));
     }
   }
 
   private onMessage(bytes: Uint8Array, compressed: boolean): void {
-    if (this.settled) return;
+    if (this.done) return;
     const comp = this.resCompression;
     if (compressed && comp === undefined) throw new RpcError(Code.INTERNAL, "grpc: compressed response without grpc-encoding");
+    if (!compressed && this.inflater === undefined) return this.deliver(bytes, false);
+    this.inflater ??= new OrderedInflater(this, this.maxRecv, OUTPUT_HIGH_WATER);
     this.inflater.push(bytes, compressed, comp);
   }
 
-  private deliver(bytes: Uint8Array, compressed: boolean): void {
+  /** InflaterHooks: whether the call ended. */
+  isDone(): boolean {
+    return this.done;
+  }
+
+  /** InflaterHooks: one message, decompressed, in arrival order. */
+  deliver(bytes: Uint8Array, compressed: boolean): void {
     let m: MessageShape<DescMessage>;
     try {
       m = this.codec.decode(this.req.method.output, bytes);
@@ -442,25 +603,49 @@ class GrpcClientCall {
     if (this.queue !== undefined) {
       this.queue.push(m);
       if (this.queue.length >= OUTPUT_HIGH_WATER) this.stream.pause();
-    } else this.messages.push(m);
+    } else {
+      this.messageCount++;
+      this.message = m;
+    }
+  }
+
+  /** InflaterHooks: decompression or delivery failed. */
+  fail(e: RpcError): void {
+    this.cancel(e);
+  }
+
+  /** InflaterHooks: too many messages wait for decompression. */
+  pause(): void {
+    this.stream.pause();
+  }
+
+  /** InflaterHooks: one decompression finished. */
+  settled(): void {
+    this.maybeResume();
   }
 
   /** Resumes reading once neither the reader's queue nor the decompression chain is backed up. */
   private maybeResume(): void {
-    if (this.settled || !this.stream.isPaused()) return;
-    if ((this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2 && this.inflater.inflight < OUTPUT_HIGH_WATER / 2) this.stream.resume();
+    if (this.done || !this.stream.isPaused()) return;
+    if ((this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2 && (this.inflater?.inflight ?? 0) < OUTPUT_HIGH_WATER / 2) this.stream.resume();
   }
 
   /** Sends the request stream with backpressure; half-closes at its end. */
   async pumpRequests(input: AsyncIterable<MessageShape<DescMessage>>, maxSend: number, compression?: Compression): Promise<void> {
-    const it = input[Symbol.asyncIterator]();
-    let finished = false;
+    let it: AsyncIterator<MessageShape<DescMessage>>;
+    try {
+      it = input[Symbol.asyncIterator]();
+    } catch (e) {
+      this.cancel(RpcError.from(e, Code.CANCELLED));
+      return;
+    }
+    this.requests = it;
     try {
       for (;;) {
         const r = await it.next();
-        if (this.settled || this.stream.destroyed) return;
+        if (this.done || this.stream.destroyed) return;
         if (r.done) {
-          finished = true;
+          this.requestsDone = true;
           break;
         }
         let bytes = this.codec.encode(this.req.method.input, r.value);
@@ -469,9 +654,9 @@ class GrpcClientCall {
         const compress = compression !== undefined && messageCompressionHint(r.value) !== false;
         if (compress) {
           bytes = await compressRequest(compression, bytes);
-          if (this.settled || this.stream.destroyed) return;
+          if (this.done || this.stream.destroyed) return;
         }
-        if (!this.stream.write(frameMessage(bytes, compress))) {
+        if (!this.stream.write(frame(bytes, compress))) {
           await new Promise<void>((resolve) => {
             const done = () => {
               this.stream.off("drain", done);
@@ -485,28 +670,58 @@ class GrpcClientCall {
       }
       if (!this.stream.destroyed) this.stream.end();
     } catch (e) {
-      finished = true;
+      this.requestsDone = true;
       this.cancel(RpcError.from(e, Code.CANCELLED));
     } finally {
-      if (!finished) it.return?.()?.catch(() => {});
+      this.stopRequests();
+    }
+  }
+
+  /** Cancels the request iterator (once) unless it finished: its `finally` blocks run. */
+  private stopRequests(): void {
+    const it = this.requests;
+    if (it === undefined || this.requestsDone) return;
+    this.requestsDone = true;
+    try {
+      it.return?.()?.catch(() => {});
+    } catch {
+      // A throwing return() must not break the call's settlement.
     }
   }
 
   /** Ends the call locally with `err` and resets the stream. */
   cancel(err: RpcError): void {
-    if (this.settled) return;
+    if (this.done) return;
     this.settle(err);
     if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
   }
 
-  private onClose(): void {
-    if (this.settled) return;
-    if (this.inflater.busy !== undefined) {
+  onError(e: Error): void {
+    this.localError ??= new RpcError(Code.UNAVAILABLE, `grpc: ${e.message}`);
+  }
+
+  /** The response ended (END_STREAM): the status is final even if the request side is still open. */
+  onEnd(): void {
+    this.ended = true;
+    this.finish();
+  }
+
+  onClose(): void {
+    // Every stream closes exactly once: the session may idle once no call is left.
+    if (--this.calls.n === 0 && !this.session.destroyed) this.session.unref();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    const busy = this.inflater?.busy;
+    if (busy !== undefined) {
       // Settle only after the messages still being decompressed are delivered.
-      void this.inflater.busy.then(() => this.onClose());
+      void busy.then(() => this.finish());
       return;
     }
     let err: RpcError | undefined;
+    let trailer: Metadata | undefined;
     const status = this.trailersOnly ?? this.trailers;
     if (this.httpStatus === undefined) {
       err = this.localError ?? this.resetError() ?? new RpcError(Code.UNAVAILABLE, "grpc: connection closed before a response");
@@ -518,17 +733,24 @@ class GrpcClientCall {
       err = this.localError ?? this.resetError() ?? new RpcError(Code.INTERNAL, "grpc: response ended without grpc-status");
     } else {
       try {
-        this.deframer.end();
+        this.deframer?.end();
         const s = readGrpcStatus(status);
         if (s !== undefined) {
-          this.trailer.merge(s.metadata);
-          if (s.code !== Code.OK) err = new RpcError(s.code, s.message, { details: s.details, metadata: this.trailer });
+          trailer = this.trailer === undefined ? s.metadata : this.trailer.merge(s.metadata);
+          if (s.code !== Code.OK) err = new RpcError(s.code, s.message, { details: s.details, metadata: trailer });
         }
       } catch (e) {
         err = RpcError.from(e, Code.INTERNAL);
       }
     }
-    this.settle(err);
+    this.settle(err, trailer);
+    // The response is complete while the request side may still be open (the server answered
+    // early): reset the stream, as the spec allows, so it does not wait for our END_STREAM.
+    // Only while our side is unfinished: node:http2 may report the end of the response before it
+    // processes the stream's close, and a reset then would hit a stream nghttp2 already closed.
+    if (this.ended && !this.stream.writableFinished && !this.stream.closed && !this.stream.destroyed) {
+      this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }
   }
 
   /**
@@ -539,7 +761,7 @@ class GrpcClientCall {
   private resetError(): RpcError | undefined {
     const rst = this.stream.rstCode;
     if (rst === undefined || rst === 0) return undefined;
-    if (rst === http2.constants.NGHTTP2_CANCEL && this.session?.destroyed !== false) {
+    if (rst === http2.constants.NGHTTP2_CANCEL && this.session.destroyed !== false) {
       return new RpcError(Code.UNAVAILABLE, "grpc: connection lost before the call finished");
     }
     if (rst === http2.constants.NGHTTP2_REFUSED_STREAM) {
@@ -548,16 +770,35 @@ class GrpcClientCall {
     return new RpcError(codeFromRst(rst), `grpc: stream reset by the server (code ${rst})`);
   }
 
-  private settle(err: RpcError | undefined): void {
-    this.settled = true;
+  private settle(err: RpcError | undefined, trailer?: Metadata): void {
+    this.done = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.req.signal?.removeEventListener("abort", this.onAbort);
-    if (this.queue !== undefined) {
+    if (this.onAbort !== undefined) this.req.signal?.removeEventListener("abort", this.onAbort);
+    this.stopRequests();
+    const queue = this.queue;
+    if (queue !== undefined) {
       if (err === undefined) {
         this.deliverHeaders();
-        this.queue.end();
-      } else if (this.headersDelivered) this.queue.fail(err);
+        queue.end();
+      } else if (this.headersDelivered) queue.fail(err);
+      else this.reject?.(err);
+      return;
     }
-    this.onSettled?.(err);
+    if (err !== undefined) return this.reject?.(err);
+    const t = trailer ?? new Metadata();
+    if (this.messageCount !== 1) {
+      return this.reject?.(
+        new RpcError(Code.UNIMPLEMENTED, `grpc: unary call got ${this.messageCount} response messages, want 1`, { metadata: t }),
+      );
+    }
+    const req = this.req;
+    this.resolve?.({
+      stream: false,
+      service: req.service,
+      method: req.method,
+      header: this.header ?? new Metadata(),
+      trailer: t,
+      message: this.message as MessageShape<DescMessage>,
+    });
   }
 }
