@@ -133,9 +133,15 @@ describe("gRPC server: bad input gets the spec's status, and the server keeps se
     // Like grpc-go, the server may answer a unary call as soon as it has the message, so what
     // arrives in a later DATA frame is either rejected (if it came in time) or ignored.
     const twoWrites = await rawRequest(port, grpcHeaders, [one, one]);
-    assert.ok(([Code.OK, Code.UNIMPLEMENTED] as number[]).includes(statusOf(twoWrites)), `two messages in two writes: ${statusOf(twoWrites)}`);
+    assert.ok(
+      ([Code.OK, Code.UNIMPLEMENTED] as number[]).includes(statusOf(twoWrites)),
+      `two messages in two writes: ${statusOf(twoWrites)}`,
+    );
     const fragment = await rawRequest(port, grpcHeaders, [one, Uint8Array.of(0, 0)]);
-    assert.ok(([Code.OK, Code.INTERNAL] as number[]).includes(statusOf(fragment)), `a message, then a partial prefix: ${statusOf(fragment)}`);
+    assert.ok(
+      ([Code.OK, Code.INTERNAL] as number[]).includes(statusOf(fragment)),
+      `a message, then a partial prefix: ${statusOf(fragment)}`,
+    );
     const empty = await rawRequest(port, grpcHeaders, frame(0, new Uint8Array(0)));
     assert.equal(statusOf(empty), Code.OK, "an empty message is a valid request");
   });

@@ -102,4 +102,3 @@ function addValue(flat: Array<string | MetadataValue>, key: string, value: strin
 }
 
 const EMPTY = new Uint8Array(0);
-
