@@ -30,6 +30,7 @@ import {
   readGrpcStatus,
   type Compression,
   type CompressionRegistry,
+  frameMessage,
 } from "@petrel/protocol-grpc";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
@@ -388,20 +389,9 @@ function compressOverride(md: Metadata): string | undefined {
   return undefined;
 }
 
-/**
- * One gRPC Length-Prefixed-Message in one allocation: the 5-byte prefix and `bytes`. Small
- * buffers come from Node's pool (`allocUnsafe`), which is cheaper than a zeroed Uint8Array.
- */
+/** One message framed into a pooled Buffer (`Buffer.allocUnsafe`): no zero-fill on the hot path. */
 function frame(bytes: Uint8Array, compressed: boolean): Buffer {
-  const n = bytes.length;
-  const out = Buffer.allocUnsafe(GRPC_FRAME_HEADER_SIZE + n);
-  out[0] = compressed ? 1 : 0;
-  out[1] = (n >>> 24) & 0xff;
-  out[2] = (n >>> 16) & 0xff;
-  out[3] = (n >>> 8) & 0xff;
-  out[4] = n & 0xff;
-  out.set(bytes, GRPC_FRAME_HEADER_SIZE);
-  return out;
+  return frameMessage(bytes, compressed, Buffer.allocUnsafe);
 }
 
 /** The call an http2 stream belongs to (a property on the stream, so listeners need no closure). */

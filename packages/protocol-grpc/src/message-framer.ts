@@ -20,10 +20,15 @@ const INITIAL_SPLIT_CAPACITY = 64 * 1024;
 /**
  * Frames one message: returns a new array holding the 5-byte prefix followed by `bytes`.
  * @param compressed sets the Compressed-Flag (default false); the caller compresses `bytes` itself.
+ * @param alloc allocates the output (e.g. Node's pooled `Buffer.allocUnsafe`); every byte is written.
  */
-export function frameMessage(bytes: Uint8Array, compressed = false): Uint8Array {
+export function frameMessage<T extends Uint8Array = Uint8Array>(
+  bytes: Uint8Array,
+  compressed = false,
+  alloc: (size: number) => T = (size) => new Uint8Array(size) as T,
+): T {
   const n = bytes.length;
-  const out = new Uint8Array(GRPC_FRAME_HEADER_SIZE + n);
+  const out = alloc(GRPC_FRAME_HEADER_SIZE + n);
   out[0] = compressed ? 1 : 0;
   // Shifts instead of a DataView: no extra object per message on the hot path.
   out[1] = (n >>> 24) & 0xff;
