@@ -113,6 +113,19 @@ async function inputsHash(): Promise<string> {
 }
 
 /**
+ * Removes finished builds for other source hashes (~25 MB each): only the newest one is reused.
+ * Unfinished `.build-` dirs are left alone, since a concurrent run may own them.
+ */
+function pruneOldBuilds(keep: string): void {
+  const prefix = "petrel-go-interop-";
+  for (const name of readdirSync(tmpdir())) {
+    const dir = join(tmpdir(), name);
+    if (!name.startsWith(prefix) || name.includes(".build-") || dir === keep) continue;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Builds (or reuses) the grpc-go interop client and server. Call {@link goPeersMissing} first.
  * @param timeoutMs bound on each build step (protoc, go build); default 100 s.
  */
@@ -159,6 +172,7 @@ export async function buildGoPeers(timeoutMs = 100_000): Promise<GoPeers> {
     });
     try {
       renameSync(work, out);
+      pruneOldBuilds(out);
     } catch (e) {
       // Another run finished the same build first: use its result.
       if (!(existsSync(peers.client) && existsSync(peers.server))) throw e;
