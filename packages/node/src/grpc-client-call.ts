@@ -1,0 +1,509 @@
+// One outbound gRPC call on node:http2: request headers and frames out, response headers,
+// messages and trailers in, settled exactly once. createGrpcTransport (grpc-transport.ts) owns
+// the sessions, keepalive and TLS, and opens one GrpcClientCall per call.
+import * as http2 from "node:http2";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import {
+  AsyncQueue,
+  Code,
+  Metadata,
+  type MetadataValue,
+  RpcError,
+  type Codec,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+  markReceivedCompressed,
+  messageCompressionHint,
+} from "@petrel/core";
+import {
+  IDENTITY_ENCODING,
+  MessageDeframer,
+  codeFromHttpStatus,
+  GRPC_FRAME_HEADER_SIZE,
+  headersToMetadata,
+  parseGrpcContentType,
+  readGrpcStatus,
+  type Compression,
+  type CompressionRegistry,
+  frameMessage,
+} from "@petrel/protocol-grpc";
+import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
+
+/**
+ * Petrel's per-call compression switch on the client: a request header `x-petrel-compress`
+ * (`gzip`, `deflate` or `identity`) overrides the transport's `compression` for that call. It is
+ * removed before the request is sent.
+ */
+export const COMPRESS_HEADER = "x-petrel-compress";
+
+/** Response messages queued for a slow reader before we stop reading (HTTP/2 flow control then pushes back). */
+export const OUTPUT_HIGH_WATER = 16;
+
+export async function compressRequest(c: Compression, bytes: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await c.compress(bytes);
+  } catch (e) {
+    throw new RpcError(Code.INTERNAL, `grpc: cannot compress request: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Maps an RST_STREAM code the peer sent to a call status (gRPC's PROTOCOL-HTTP2 table). */
+function codeFromRst(rst: number): Code {
+  switch (rst) {
+    case http2.constants.NGHTTP2_REFUSED_STREAM:
+      return Code.UNAVAILABLE;
+    case http2.constants.NGHTTP2_CANCEL:
+      return Code.CANCELLED;
+    case http2.constants.NGHTTP2_ENHANCE_YOUR_CALM:
+      return Code.RESOURCE_EXHAUSTED;
+    case http2.constants.NGHTTP2_INADEQUATE_SECURITY:
+      return Code.PERMISSION_DENIED;
+    default:
+      return Code.INTERNAL;
+  }
+}
+
+/** The request headers of the last call and what they were built from. */
+export interface LastHeaders {
+  base: Record<string, string>;
+  timeout: string | undefined;
+  compression: Compression | undefined;
+  flat: Array<string | MetadataValue>;
+  headers: Record<string, string | string[]>;
+}
+
+/**
+ * Whether two flat metadata arrays hold the same keys and string values. A binary value never
+ * matches: its bytes may have changed since the last call.
+ */
+export function sameFlat(a: Array<string | MetadataValue>, b: Array<string | MetadataValue>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (v !== b[i] || typeof v !== "string") return false;
+  }
+  return true;
+}
+
+/** Calls in flight on one session. */
+export interface CallCount {
+  n: number;
+}
+
+/** The `x-petrel-compress` value of request metadata, if any (a scan, no allocation). */
+export function compressOverride(md: Metadata): string | undefined {
+  const f = md.flat;
+  for (let i = 0; i < f.length; i += 2) {
+    if (f[i] === COMPRESS_HEADER) {
+      const v = f[i + 1];
+      return typeof v === "string" ? v : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** One message framed into a pooled Buffer (`Buffer.allocUnsafe`): no zero-fill on the hot path. */
+export function frame(bytes: Uint8Array, compressed: boolean): Buffer {
+  return frameMessage(bytes, compressed, Buffer.allocUnsafe);
+}
+
+/** The call an http2 stream belongs to (a property on the stream, so listeners need no closure). */
+const kCall = Symbol("petrel.grpcClientCall");
+type CallStream = http2.ClientHttp2Stream & { [kCall]: GrpcClientCall };
+
+// Stream listeners shared by every call: `this` is the stream. A closure per call and event would
+// cost an allocation (and tsx's __name wrapper) on every call.
+function onStreamResponse(this: CallStream, h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+  this[kCall].onResponse(h);
+}
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[kCall].onData(chunk);
+}
+function onStreamTrailers(this: CallStream, t: http2.IncomingHttpHeaders): void {
+  this[kCall].trailers = t as Record<string, string | string[] | undefined>;
+}
+function onStreamError(this: CallStream, e: Error): void {
+  this[kCall].onError(e);
+}
+function onStreamEnd(this: CallStream): void {
+  this[kCall].onEnd();
+}
+function onStreamClose(this: CallStream): void {
+  this[kCall].onClose();
+}
+function onCallDeadline(call: GrpcClientCall): void {
+  call.cancel(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
+}
+
+/**
+ * One outbound gRPC call. It settles once the response has ended (status in trailers or a
+ * Trailers-Only response) — not on the stream's "close", which waits for the request side to end
+ * too — or when the stream closes early (reset, connection lost).
+ */
+export class GrpcClientCall implements InflaterHooks {
+  /** Response headers (undefined until a non-Trailers-Only response arrives). */
+  header: Metadata | undefined = undefined;
+  /** Streaming calls: the response's trailer, filled in when the call ends. */
+  readonly trailer: Metadata | undefined;
+  /** Unary calls: the one response message and how many arrived. */
+  private message: MessageShape<DescMessage> | undefined = undefined;
+  private messageCount = 0;
+  readonly queue: AsyncQueue<MessageShape<DescMessage>> | undefined;
+  resolve: ((r: UnaryResponse | StreamResponse) => void) | undefined = undefined;
+  reject: ((e: RpcError) => void) | undefined = undefined;
+  trailers: Record<string, string | string[] | undefined> | undefined = undefined;
+  private done = false;
+  private ended = false;
+  private headersDelivered = false;
+  private httpStatus: number | undefined = undefined;
+  private grpcResponse = false;
+  private trailersOnly: Record<string, string | string[] | undefined> | undefined = undefined;
+  private localError: RpcError | undefined = undefined;
+  /** Created only when the response does not arrive as one message per DATA chunk. */
+  private deframer: MessageDeframer | undefined = undefined;
+  private onDeframed: ((bytes: Uint8Array, compressed: boolean) => void) | undefined = undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private onAbort: (() => void) | undefined = undefined;
+  /** The response's `grpc-encoding` algorithm; undefined for identity. */
+  private resCompression: Compression | undefined = undefined;
+  /** Response messages in arrival order; created when the first compressed message arrives. */
+  private inflater: OrderedInflater | undefined = undefined;
+  /** The request iterator being pumped (streaming calls), returned when the call ends first. */
+  private requests: AsyncIterator<MessageShape<DescMessage>> | undefined = undefined;
+  private requestsDone = false;
+
+  constructor(
+    readonly stream: http2.ClientHttp2Stream,
+    /** The call's session (`stream.session` is gone once the stream closes). */
+    private readonly session: http2.ClientHttp2Session,
+    private readonly calls: CallCount,
+    private readonly codec: Codec,
+    private readonly req: UnaryRequest | StreamRequest,
+    private readonly maxRecv: number,
+    streaming: boolean,
+    private readonly compressions: CompressionRegistry,
+  ) {
+    if (streaming) {
+      this.trailer = new Metadata();
+      this.queue = new AsyncQueue<MessageShape<DescMessage>>(
+        () => {
+          this.maybeResume();
+        },
+        () => this.cancel(new RpcError(Code.CANCELLED, "client stopped reading the response stream")),
+      );
+    }
+    // setTimeout turns delays over 2^31-1 ms into 1 ms: a deadline that far out counts as none.
+    const deadline = req.deadline;
+    if (deadline !== undefined && deadline - Date.now() <= 0x7fff_ffff) {
+      // Not unref'd: a call in flight keeps the process alive anyway (its session is ref'd).
+      this.timer = setTimeout(onCallDeadline, Math.max(0, deadline - Date.now()), this);
+    }
+    if (req.signal !== undefined) {
+      this.onAbort = () => this.cancel(new RpcError(Code.CANCELLED, "call cancelled"));
+      req.signal.addEventListener("abort", this.onAbort);
+    }
+    (stream as CallStream)[kCall] = this;
+    stream.on("response", onStreamResponse);
+    stream.on("data", onStreamData);
+    stream.on("trailers", onStreamTrailers);
+    stream.on("error", onStreamError);
+    stream.on("end", onStreamEnd);
+    stream.on("close", onStreamClose);
+  }
+
+  onResponse(h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
+    this.httpStatus = h[":status"];
+    const ct = h["content-type"];
+    this.grpcResponse = ct === "application/grpc" || ct === "application/grpc+proto" || parseGrpcContentType(ct) !== undefined;
+    if (this.httpStatus === 200 && this.grpcResponse && h["grpc-status"] !== undefined) {
+      // Trailers-Only: the status came in the headers, nothing follows.
+      this.trailersOnly = h as Record<string, string | string[] | undefined>;
+      return;
+    }
+    if (this.httpStatus !== 200 || !this.grpcResponse) return;
+    const enc = h["grpc-encoding"];
+    if (enc !== undefined) {
+      const encoding = String(enc).toLowerCase();
+      if (encoding !== IDENTITY_ENCODING) {
+        this.resCompression = this.compressions.get(encoding);
+        if (this.resCompression === undefined) {
+          this.cancel(new RpcError(Code.INTERNAL, `grpc: the server used grpc-encoding "${encoding}", which this client does not support`));
+          return;
+        }
+      }
+    }
+    try {
+      this.header = headersToMetadata(h as Record<string, string | string[] | undefined>);
+    } catch (e) {
+      this.cancel(RpcError.from(e, Code.INTERNAL));
+      return;
+    }
+    if (this.queue !== undefined) this.deliverHeaders();
+  }
+
+  /** Streaming calls: resolves the call with its response once headers (or the end) arrived. */
+  private deliverHeaders(): void {
+    if (this.headersDelivered) return;
+    this.headersDelivered = true;
+    const req = this.req;
+    this.resolve?.({
+      stream: true,
+      service: req.service,
+      method: req.method,
+      header: this.header ?? new Metadata(),
+      trailer: this.trailer as Metadata,
+      message: this.queue as AsyncQueue<MessageShape<DescMessage>>,
+    });
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.done || !this.grpcResponse || this.httpStatus !== 200) return;
+    try {
+      if (this.deframer === undefined) {
+        // Fast path: a chunk holding exactly one whole message (the usual unary response) needs
+        // no deframer. Anything else goes through one from here on.
+        const flag = chunk[0];
+        if (chunk.length >= GRPC_FRAME_HEADER_SIZE && (flag === 0 || flag === 1)) {
+          const len =
+            (((chunk[1] as number) << 24) | ((chunk[2] as number) << 16) | ((chunk[3] as number) << 8) | (chunk[4] as number)) >>> 0;
+          if (len + GRPC_FRAME_HEADER_SIZE === chunk.length && len <= this.maxRecv) {
+            this.onMessage(chunk.subarray(GRPC_FRAME_HEADER_SIZE), flag === 1);
+            return;
+          }
+        }
+        this.deframer = new MessageDeframer({ maxMessageSize: this.maxRecv });
+        this.onDeframed = (bytes, compressed) => this.onMessage(bytes, compressed);
+      }
+      this.deframer.push(chunk, this.onDeframed as (bytes: Uint8Array, compressed: boolean) => void);
+    } catch (e) {
+      this.cancel(RpcError.from(e, Code.INTERNAL));
+    }
+  }
+
+  private onMessage(bytes: Uint8Array, compressed: boolean): void {
+    if (this.done) return;
+    const comp = this.resCompression;
+    if (compressed && comp === undefined) throw new RpcError(Code.INTERNAL, "grpc: compressed response without grpc-encoding");
+    if (!compressed && this.inflater === undefined) return this.deliver(bytes, false);
+    this.inflater ??= new OrderedInflater(this, this.maxRecv, OUTPUT_HIGH_WATER);
+    this.inflater.push(bytes, compressed, comp);
+  }
+
+  /** InflaterHooks: whether the call ended. */
+  isDone(): boolean {
+    return this.done;
+  }
+
+  /** InflaterHooks: one message, decompressed, in arrival order. */
+  deliver(bytes: Uint8Array, compressed: boolean): void {
+    let m: MessageShape<DescMessage>;
+    try {
+      m = this.codec.decode(this.req.method.output, bytes);
+    } catch (e) {
+      throw new RpcError(Code.INTERNAL, `grpc: cannot decode response ${this.req.method.output.typeName}: ${(e as Error).message}`);
+    }
+    if (compressed) markReceivedCompressed(m);
+    if (this.queue !== undefined) {
+      this.queue.push(m);
+      if (this.queue.length >= OUTPUT_HIGH_WATER) this.stream.pause();
+    } else {
+      this.messageCount++;
+      this.message = m;
+    }
+  }
+
+  /** InflaterHooks: decompression or delivery failed. */
+  fail(e: RpcError): void {
+    this.cancel(e);
+  }
+
+  /** InflaterHooks: too many messages wait for decompression. */
+  pause(): void {
+    this.stream.pause();
+  }
+
+  /** InflaterHooks: one decompression finished. */
+  settled(): void {
+    this.maybeResume();
+  }
+
+  /** Resumes reading once neither the reader's queue nor the decompression chain is backed up. */
+  private maybeResume(): void {
+    if (this.done || !this.stream.isPaused()) return;
+    if ((this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2 && (this.inflater?.inflight ?? 0) < OUTPUT_HIGH_WATER / 2) this.stream.resume();
+  }
+
+  /** Sends the request stream with backpressure; half-closes at its end. */
+  async pumpRequests(input: AsyncIterable<MessageShape<DescMessage>>, maxSend: number, compression?: Compression): Promise<void> {
+    let it: AsyncIterator<MessageShape<DescMessage>>;
+    try {
+      it = input[Symbol.asyncIterator]();
+    } catch (e) {
+      this.cancel(RpcError.from(e, Code.CANCELLED));
+      return;
+    }
+    this.requests = it;
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (this.done || this.stream.destroyed) return;
+        if (r.done) {
+          this.requestsDone = true;
+          break;
+        }
+        let bytes = this.codec.encode(this.req.method.input, r.value);
+        if (bytes.length > maxSend)
+          throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
+        const compress = compression !== undefined && messageCompressionHint(r.value) !== false;
+        if (compress) {
+          bytes = await compressRequest(compression, bytes);
+          if (this.done || this.stream.destroyed) return;
+        }
+        if (!this.stream.write(frame(bytes, compress))) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              this.stream.off("drain", done);
+              this.stream.off("close", done);
+              resolve();
+            };
+            this.stream.on("drain", done);
+            this.stream.on("close", done);
+          });
+        }
+      }
+      if (!this.stream.destroyed) this.stream.end();
+    } catch (e) {
+      this.requestsDone = true;
+      this.cancel(RpcError.from(e, Code.CANCELLED));
+    } finally {
+      this.stopRequests();
+    }
+  }
+
+  /** Cancels the request iterator (once) unless it finished: its `finally` blocks run. */
+  private stopRequests(): void {
+    const it = this.requests;
+    if (it === undefined || this.requestsDone) return;
+    this.requestsDone = true;
+    try {
+      it.return?.()?.catch(() => {});
+    } catch {
+      // A throwing return() must not break the call's settlement.
+    }
+  }
+
+  /** Ends the call locally with `err` and resets the stream. */
+  cancel(err: RpcError): void {
+    if (this.done) return;
+    this.settle(err);
+    if (!this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  onError(e: Error): void {
+    this.localError ??= new RpcError(Code.UNAVAILABLE, `grpc: ${e.message}`);
+  }
+
+  /** The response ended (END_STREAM): the status is final even if the request side is still open. */
+  onEnd(): void {
+    this.ended = true;
+    this.finish();
+  }
+
+  onClose(): void {
+    // Every stream closes exactly once: the session may idle once no call is left.
+    if (--this.calls.n === 0 && !this.session.destroyed) this.session.unref();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    const busy = this.inflater?.busy;
+    if (busy !== undefined) {
+      // Settle only after the messages still being decompressed are delivered.
+      void busy.then(() => this.finish());
+      return;
+    }
+    let err: RpcError | undefined;
+    let trailer: Metadata | undefined;
+    const status = this.trailersOnly ?? this.trailers;
+    if (this.httpStatus === undefined) {
+      err = this.localError ?? this.resetError() ?? new RpcError(Code.UNAVAILABLE, "grpc: connection closed before a response");
+    } else if (this.httpStatus !== 200) {
+      err = new RpcError(codeFromHttpStatus(this.httpStatus), `grpc: unexpected HTTP status ${this.httpStatus} from the server`);
+    } else if (!this.grpcResponse) {
+      err = new RpcError(Code.UNKNOWN, "grpc: the server's response is not gRPC (content-type)");
+    } else if (status === undefined || status["grpc-status"] === undefined) {
+      err = this.localError ?? this.resetError() ?? new RpcError(Code.INTERNAL, "grpc: response ended without grpc-status");
+    } else {
+      try {
+        this.deframer?.end();
+        const s = readGrpcStatus(status);
+        if (s !== undefined) {
+          trailer = this.trailer === undefined ? s.metadata : this.trailer.merge(s.metadata);
+          if (s.code !== Code.OK) err = new RpcError(s.code, s.message, { details: s.details, metadata: trailer });
+        }
+      } catch (e) {
+        err = RpcError.from(e, Code.INTERNAL);
+      }
+    }
+    this.settle(err, trailer);
+    // The response is complete while the request side may still be open (the server answered
+    // early): reset the stream, as the spec allows, so it does not wait for our END_STREAM.
+    // Only while our side is unfinished: node:http2 may report the end of the response before it
+    // processes the stream's close, and a reset then would hit a stream nghttp2 already closed.
+    if (this.ended && !this.stream.writableFinished && !this.stream.closed && !this.stream.destroyed) {
+      this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }
+  }
+
+  /**
+   * The error for a stream that ended in RST_STREAM. node:http2 also marks streams it closes
+   * because the connection died (TLS alert, keepalive timeout, socket loss) with CANCEL: that is
+   * UNAVAILABLE, not a cancellation by the server.
+   */
+  private resetError(): RpcError | undefined {
+    const rst = this.stream.rstCode;
+    if (rst === undefined || rst === 0) return undefined;
+    if (rst === http2.constants.NGHTTP2_CANCEL && this.session.destroyed !== false) {
+      return new RpcError(Code.UNAVAILABLE, "grpc: connection lost before the call finished");
+    }
+    if (rst === http2.constants.NGHTTP2_REFUSED_STREAM) {
+      return new RpcError(Code.UNAVAILABLE, "grpc: the server refused the stream (REFUSED_STREAM); the call was not processed");
+    }
+    return new RpcError(codeFromRst(rst), `grpc: stream reset by the server (code ${rst})`);
+  }
+
+  private settle(err: RpcError | undefined, trailer?: Metadata): void {
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onAbort !== undefined) this.req.signal?.removeEventListener("abort", this.onAbort);
+    this.stopRequests();
+    const queue = this.queue;
+    if (queue !== undefined) {
+      if (err === undefined) {
+        this.deliverHeaders();
+        queue.end();
+      } else if (this.headersDelivered) queue.fail(err);
+      else this.reject?.(err);
+      return;
+    }
+    if (err !== undefined) return this.reject?.(err);
+    const t = trailer ?? new Metadata();
+    if (this.messageCount !== 1) {
+      return this.reject?.(
+        new RpcError(Code.UNIMPLEMENTED, `grpc: unary call got ${this.messageCount} response messages, want 1`, { metadata: t }),
+      );
+    }
+    const req = this.req;
+    this.resolve?.({
+      stream: false,
+      service: req.service,
+      method: req.method,
+      header: this.header ?? new Metadata(),
+      trailer: t,
+      message: this.message as MessageShape<DescMessage>,
+    });
+  }
+}
