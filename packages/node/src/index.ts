@@ -29,3 +29,11 @@ export {
   type TlsPeerInfo,
 } from "./grpc-tls.js";
 export { grpcConnectionChannel, PingEnforcer, type GrpcConnectionEvent, type PingPolicy } from "./grpc-keepalive.js";
+export {
+  chainHttpHandlers,
+  readBody,
+  DEFAULT_MAX_BODY_BYTES,
+  type HttpHandler,
+  type HttpRequest,
+  type HttpResponse,
+} from "./http-handler.js";
