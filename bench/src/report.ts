@@ -56,6 +56,8 @@ interface Target {
 const SERVER_VS_GRPC_JS: Target = { label: "Petrel gRPC server / grpc-js server (h2load)", min: 1 };
 const SERVER_VS_RAW: Target = { label: "Petrel gRPC server / raw node:http2 (h2load)", min: 0.9 };
 const CLIENT_VS_GRPC_JS: Target = { label: "Petrel gRPC client / grpc-js client", min: 2, inflight: [32, 256] };
+const SERVER_VS_CONNECT: Target = { label: "Petrel gRPC server / connect-node server (h2load)", min: 3 };
+const CLIENT_VS_CONNECT: Target = { label: "Petrel gRPC client / connect-node client", min: 3 };
 
 const PAIRS: Pair[] = [
   { a: "petrel-native", b: "grpc-js", p99: true },
@@ -65,6 +67,7 @@ const PAIRS: Pair[] = [
   { a: "h2load>petrel-grpc", b: "h2load>grpc-js", p99: true, target: SERVER_VS_GRPC_JS },
   { a: "h2load>petrel-grpc", b: "h2load>raw-http2", p99: true, target: SERVER_VS_RAW },
   { a: "h2load>grpc-js", b: "h2load>raw-http2", p99: true },
+  { a: "h2load>petrel-grpc", b: "h2load>connect-node", p99: true, target: SERVER_VS_CONNECT },
   { a: "grpc-js>petrel-grpc", b: "grpc-js", p99: true },
   { a: "connect-node>petrel-grpc", b: "connect-node", p99: true },
   // gRPC client role: the Petrel client against the grpc-js server (the grpc-js server is not the
@@ -73,6 +76,8 @@ const PAIRS: Pair[] = [
   { a: "petrel-grpc", b: "grpc-js", p99: true, target: CLIENT_VS_GRPC_JS },
   { a: "petrel-grpc", b: "raw-http2", p99: true },
   { a: "petrel-grpc", b: "connect-node", p99: true },
+  // Client role against connect: both clients call the same (Petrel) server.
+  { a: "petrel-grpc", b: "connect-node>petrel-grpc", p99: true, target: CLIENT_VS_CONNECT },
   { a: "connect-node", b: "grpc-js", p99: true },
   { a: "raw-http2", b: "grpc-js" },
   { a: "grpc-js", b: "raw-net" },

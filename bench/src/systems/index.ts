@@ -47,6 +47,7 @@ export const registry: Record<string, () => Promise<{ default: BenchSystem }>> =
   "h2load>petrel-grpc": () => import("./petrel-grpc.ts"),
   "h2load>grpc-js": () => import("./grpc-js.ts"),
   "h2load>raw-http2": () => import("./raw-http2.ts"),
+  "h2load>connect-node": () => import("./connect-node.ts"),
 };
 
 /** Systems run when --systems is not given: every row, so one run has every ratio. */
@@ -61,6 +62,7 @@ export const DEFAULT_SYSTEMS = [
   "grpc-js",
   "connect-node",
   "h2load>grpc-js",
+  "h2load>connect-node",
   "raw-http2",
   "h2load>raw-http2",
   "raw-net",
