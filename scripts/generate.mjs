@@ -19,6 +19,7 @@ export const targets = [
   ["interop/proto", "interop/src/gen"],
   ["packages/health/proto", "packages/health/src/gen"],
   ["packages/reflection/proto", "packages/reflection/src/gen"],
+  ["packages/gateway/proto", "packages/gateway/src/gen"],
 ];
 
 /**

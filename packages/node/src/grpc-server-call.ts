@@ -128,9 +128,13 @@ function onWantTrailers(this: CallStream): void {
   this.sendTrailers(this[kCall].trailers);
 }
 
-export function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, config: ServerConfig): void {
+/**
+ * Serves one HTTP/2 stream as a gRPC call. Returns false, without touching the stream, when the
+ * content-type is not gRPC's (`application/grpc[+codec]`), so the server can hand the stream to
+ * other HTTP protocols or answer 415.
+ */
+export function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, config: ServerConfig): boolean {
   const router = config.router;
-  stream.on("error", ignoreStreamError);
   const rawType = headers["content-type"];
   let codecName: string;
   let contentType: string;
@@ -140,15 +144,23 @@ export function handleStream(stream: http2.ServerHttp2Stream, headers: http2.Inc
     contentType = GRPC_PROTO_TYPE;
   } else {
     const ct = parseGrpcContentType(rawType);
-    if (ct === undefined) {
-      // Not gRPC at all: the spec asks for HTTP 415.
-      if (!stream.headersSent) stream.respond({ ":status": 415, "content-type": "text/plain" });
-      stream.end("petrel: unsupported content-type; this endpoint speaks gRPC (application/grpc)\n");
-      return;
-    }
+    if (ct === undefined) return false;
     codecName = ct.codec;
     contentType = grpcContentType(codecName);
   }
+  stream.on("error", ignoreStreamError);
+  serveCall(stream, headers, config, router, codecName, contentType);
+  return true;
+}
+
+function serveCall(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  config: ServerConfig,
+  router: ServerConfig["router"],
+  codecName: string,
+  contentType: string,
+): void {
   if (headers[":method"] !== "POST") {
     trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: method ${headers[":method"]} not allowed, want POST`);
     return;

@@ -56,6 +56,11 @@ export interface GrpcServerOptions {
   compression?: string;
   /** Per-method response compression; overrides `compression`. Return undefined to use `compression`. */
   compressResponses?: (method: DescMethod) => string | undefined;
+  /**
+   * Where HTTP/2 requests that are not gRPC go (gRPC-Web, Connect, REST, JSON-RPC over HTTP/2 …),
+   * as Node http2 compatibility request/response objects. Default: HTTP 415 "this endpoint speaks gRPC".
+   */
+  http?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
   /** Sees handler failures (also non-RpcErrors the peer only sees as INTERNAL). Default: the diagnostics channel. */
   onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
 }
@@ -116,10 +121,12 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
     compressions,
     responseCompression: (method) => byMethod?.(method) ?? options.compression,
     onHandlerError,
-    peer:
-      options.tls === undefined
-        ? (stream) => ({ address: peerOf(stream), protocol: "grpc" })
-        : (stream) => ({ address: peerOf(stream), protocol: "grpc", tls: stream.session && tlsPeers.get(stream.session) }),
+    // TLS identity is looked up per session, not per option: a one-port server (server.ts) hands
+    // this server TLS sockets it accepted itself.
+    peer: (stream) => {
+      const tls = stream.session && tlsPeers.get(stream.session);
+      return tls === undefined ? { address: peerOf(stream), protocol: "grpc" } : { address: peerOf(stream), protocol: "grpc", tls };
+    },
     headerCache: undefined,
   };
   const server: http2.Http2Server | http2.Http2SecureServer =
@@ -129,7 +136,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
     s.on("error", () => {});
-    if (options.tls !== undefined && s.socket !== undefined) tlsPeers.set(s, tlsPeerInfo(s.socket as TLSSocket));
+    if ((s.socket as TLSSocket | undefined)?.encrypted === true) tlsPeers.set(s, tlsPeerInfo(s.socket as TLSSocket));
     setupServerKeepalive(s, keepalive);
   });
   if (options.tls !== undefined) {
@@ -137,9 +144,15 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
       publishConnectionEvent({ t: "tls_error", peer: `${socket.remoteAddress}:${socket.remotePort}`, error });
     });
   }
-  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+  const http = options.http ?? unsupportedContentType;
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
     try {
-      handleStream(stream, headers, config);
+      if (!handleStream(stream, headers, config)) {
+        // Node's own compatibility objects, built as its 'request' event would (which cannot be
+        // used here: listening to it makes Node wrap every stream, gRPC ones included).
+        stream.on("error", () => {});
+        http(new http2.Http2ServerRequest(stream, headers, {}, rawHeaders), new http2.Http2ServerResponse(stream));
+      }
     } catch (e) {
       // Never let one bad stream take the process down.
       if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
@@ -175,6 +188,12 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
       await closed;
     },
   };
+}
+
+function unsupportedContentType(_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+  // Not gRPC at all: the gRPC spec asks for HTTP 415.
+  res.writeHead(415, { "content-type": "text/plain" });
+  res.end("petrel: unsupported content-type; this endpoint speaks gRPC (application/grpc)\n");
 }
 
 function peerOf(stream: http2.ServerHttp2Stream): string {

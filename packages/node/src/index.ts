@@ -37,3 +37,24 @@ export {
   type HttpRequest,
   type HttpResponse,
 } from "./http-handler.js";
+export { createGrpcWebHandler, parseGrpcWebContentType, GRPC_WEB_TRAILER_FLAG, type GrpcWebHandlerOptions } from "./grpc-web.js";
+export { createConnectHandler, parseConnectContentType, CONNECT_END_STREAM_FLAG, type ConnectHandlerOptions } from "./connect-protocol.js";
+export { webHandlerErrorChannel } from "./connect-http-call.js";
+export { createJsonRpcHttpHandler, type JsonRpcHttpOptions } from "./jsonrpc-http.js";
+export {
+  createJsonRpcTcpServer,
+  serveJsonRpcSocket,
+  type JsonRpcTcpServer,
+  type JsonRpcTcpServerOptions,
+  type JsonRpcSocketOptions,
+} from "./jsonrpc-tcp.js";
+export { createJsonRpcWsHandler, type JsonRpcWsHandler, type JsonRpcWsOptions } from "./jsonrpc-ws.js";
+export {
+  createJsonRpcTransport,
+  type JsonRpcTransport,
+  type JsonRpcTransportOptions,
+  type JsonRpcBatchCall,
+  type JsonRpcBatchOptions,
+} from "./jsonrpc-transport.js";
+export { JSONRPC_TIMEOUT_HEADER, jsonRpcHandlerErrorChannel } from "./jsonrpc-server-common.js";
+export { createPetrelServer, detectProtocol, type DetectedProtocol, type PetrelServer, type PetrelServerOptions } from "./server.js";

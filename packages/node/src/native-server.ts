@@ -23,6 +23,8 @@ export interface NativeServer {
   close(options?: { graceMs?: number }): Promise<void>;
   /** Open connections. */
   readonly connections: number;
+  /** Serves a socket accepted elsewhere (a one-port server hands over petrel/1 connections this way). */
+  accept(socket: Socket): void;
 }
 
 /**
@@ -66,6 +68,7 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
     get connections() {
       return conns.size;
     },
+    accept: onConnection,
     listen({ port = 0, host = "127.0.0.1" } = {}) {
       return new Promise((resolve, reject) => {
         server = createServer(onConnection);
