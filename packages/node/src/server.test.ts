@@ -185,6 +185,18 @@ describe("one port for every protocol", () => {
     assert.equal((await request(port, "/echo", "still here")).status, 200);
   });
 
+  it("answers a slow-loris HTTP/1.1 client with 408 and closes it (headers timeout)", async () => {
+    const slow = createPetrelServer({ router: router(), http: [echoHandler], httpHeadersTimeoutMs: 300 });
+    const { port: p } = await slow.listen();
+    try {
+      // The request line and one header, then nothing: the rest of the headers never come.
+      const got = await rawExchange(p, "POST /echo HTTP/1.1\r\nhost: x\r\n");
+      assert.match(got, /^HTTP\/1\.1 408/);
+    } finally {
+      await slow.close({ graceMs: 1000 });
+    }
+  });
+
   it("counts what it detected", () => {
     const d = server.detected;
     assert.ok(d.native >= 1 && d.h2 >= 2 && d.http1 >= 2 && d.json >= 1, JSON.stringify(d));

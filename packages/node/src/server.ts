@@ -112,11 +112,15 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
   // HTTP/1.1 connections and their requests in flight, for a graceful close: http.Server.close()
   // only tracks connections it accepted itself, and this one never listens.
   const h1Sockets = new Map<net.Socket, number>();
+  const headersTimeoutMs = options.httpHeadersTimeoutMs ?? 10_000;
   let closing = false;
   const http1 = http.createServer(
     {
-      headersTimeout: options.httpHeadersTimeoutMs ?? 10_000,
+      headersTimeout: headersTimeoutMs,
       requestTimeout: options.httpRequestTimeoutMs ?? 60_000,
+      // How often those timeouts are checked (Node's default, 30 s, would let a slow-loris client
+      // hold a connection for up to 30 s past headersTimeout).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeoutMs / 4)),
     },
     (req, res) => {
       const socket = req.socket;
@@ -130,10 +134,10 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
       httpHandler(req, res);
     },
   );
-  http1.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
-  });
+  // No "clientError" listener: Node's default answers 400, 408 (timeouts) or 431 (header overflow) and closes.
+  // http.Server starts checking headersTimeout/requestTimeout when it starts listening; this one
+  // never listens (sockets are handed to it), so start that here. close() stops it.
+  http1.emit("listening");
   const upgrade = options.upgrade;
   http1.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     if (upgrade === undefined || !upgrade(req, socket, head)) {
@@ -269,6 +273,7 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
         );
         for (const [s, busy] of h1Sockets) if (busy === 0) s.end();
         await Promise.all([native?.close({ graceMs }), grpc?.close({ graceMs }), ...h1Closed, stopped]);
+        http1.close(); // stops the timeout checks (its "not running" error is expected: it never listened)
         // Connections still detecting their protocol.
         for (const s of sockets) s.destroy();
       } finally {
