@@ -20,6 +20,8 @@ export const targets = [
   ["packages/health/proto", "packages/health/src/gen"],
   ["packages/reflection/proto", "packages/reflection/src/gen"],
   ["packages/gateway/proto", "packages/gateway/src/gen"],
+  ["examples/arith/proto", "examples/arith/src/gen"],
+  ["packages/discovery/proto", "packages/discovery/src/gen"],
 ];
 
 /**
