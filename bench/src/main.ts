@@ -2,7 +2,8 @@
 //   npm run bench -- [--quick] [--json FILE] [--systems a,b] [--workloads unary,server-stream]
 //                    [--duration S] [--warmup S] [--inflight 1,32,256] [--profile]
 // Each row = one server child + one client child (pinned to cores 0/1 when possible); in
-// "h2load>X" rows the client is the h2load binary (see h2load.ts).
+// "h2load>X" rows the client is the h2load binary (see h2load.ts), in "h2load-h1>X" rows h2load in
+// HTTP/1.1 mode (see h2load-h1.ts).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -11,8 +12,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ChildResult, ClientConfig } from "./child.ts";
 import { findH2load, isH2loadSystem, runH2load } from "./h2load.ts";
+import { isH2loadH1System, runH2loadH1 } from "./h2load-h1.ts";
 import { formatRatios, formatTable, formatTargets, type Row, toJsonRows } from "./report.ts";
-import { DEFAULT_SYSTEMS, QUICK_SYSTEMS, registry } from "./systems/index.ts";
+import { DEFAULT_SYSTEMS, QUICK_SYSTEMS, UNARY_ONLY, registry } from "./systems/index.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
@@ -41,7 +43,7 @@ if (args.help) {
       `systems: ${Object.keys(registry).join(", ")}\n` +
       `default: ${DEFAULT_SYSTEMS.join(", ")}\n` +
       `--quick default: ${QUICK_SYSTEMS.join(", ")}\n` +
-      `"h2load>X" rows drive X's server with h2load (nghttp2-client), unary only.`,
+      `"h2load>X" rows drive X's server with h2load (nghttp2-client), unary only; "h2load-h1>X" the same over HTTP/1.1.`,
   );
   process.exit(0);
 }
@@ -64,11 +66,12 @@ function die(msg: string): never {
 
 let systems = list(args.systems) ?? (args.quick ? QUICK_SYSTEMS : DEFAULT_SYSTEMS);
 for (const s of systems) if (!(s in registry)) die(`unknown system "${s}" (known: ${Object.keys(registry).join(", ")})`);
-const H2LOAD = systems.some(isH2loadSystem) ? findH2load() : undefined;
-if (systems.some(isH2loadSystem) && !H2LOAD) {
+const usesH2load = (s: string): boolean => isH2loadSystem(s) || isH2loadH1System(s);
+const H2LOAD = systems.some(usesH2load) ? findH2load() : undefined;
+if (systems.some(usesH2load) && !H2LOAD) {
   // The bench is a measurement tool, not a test: a missing peer drops its rows, loudly.
-  console.error("bench: h2load not found (Debian package nghttp2-client); skipping the h2load>* rows");
-  systems = systems.filter((s) => !isH2loadSystem(s));
+  console.error("bench: h2load not found (Debian package nghttp2-client); skipping the h2load>* and h2load-h1>* rows");
+  systems = systems.filter((s) => !usesH2load(s));
 }
 const workloads = (list(args.workloads) ?? [...WORKLOADS]) as Workload[];
 for (const w of workloads) if (!WORKLOADS.includes(w)) die(`unknown workload "${w}" (known: ${WORKLOADS.join(", ")})`);
@@ -211,28 +214,26 @@ interface RowSpec {
 async function runRow(spec: RowSpec): Promise<Row> {
   const row: Row = { ...spec, rps: 0, p50_us: 0, p99_us: 0 };
   // Profile folders must not contain ">" (shell-unfriendly): "h2load>grpc-js" -> "h2load-to-grpc-js".
-  const name = `${spec.system.replace(">", "-to-")}-${spec.workload}-${spec.inflight}`;
+  const name = `${spec.system.replaceAll(">", "-to-")}-${spec.workload}-${spec.inflight}`;
   let server: Child | undefined;
   let client: Child | undefined;
   try {
     server = spawnChild(0, ["server", spec.system], `${name}-server`);
     const ready = await server.message(30_000);
-    if (H2LOAD && isH2loadSystem(spec.system)) {
+    if (H2LOAD && usesH2load(spec.system)) {
       const serverDied = server.exited.then(() => {
         throw new Error(`server exited during the row (code ${server?.proc.exitCode})`);
       });
-      const res = await Promise.race([
-        runH2load({
-          bin: H2LOAD,
-          port: Number(ready.port),
-          inflight: spec.inflight,
-          warmupS,
-          durationS,
-          core: PIN ? 1 : undefined,
-          track: trackH2load,
-        }),
-        serverDied,
-      ]);
+      const h2cfg = {
+        bin: H2LOAD,
+        port: Number(ready.port),
+        inflight: spec.inflight,
+        warmupS,
+        durationS,
+        core: PIN ? 1 : undefined,
+        track: trackH2load,
+      };
+      const res = await Promise.race([isH2loadH1System(spec.system) ? runH2loadH1(spec.system, h2cfg) : runH2load(h2cfg), serverDied]);
       Object.assign(row, res);
       return row;
     }
@@ -262,8 +263,8 @@ async function runRow(spec: RowSpec): Promise<Row> {
 const specs: RowSpec[] = [];
 for (const workload of workloads) {
   const levels = workload === "unary" ? inflights : [1];
-  // h2load issues unary requests only; it has no server-stream row.
-  const rowSystems = workload === "unary" ? systems : systems.filter((s) => !isH2loadSystem(s));
+  // h2load issues unary requests only, and JSON-RPC has no streams: no server-stream rows for them.
+  const rowSystems = workload === "unary" ? systems : systems.filter((s) => !usesH2load(s) && !UNARY_ONLY.has(s));
   for (const inflight of levels) for (const system of rowSystems) specs.push({ system, workload, inflight });
 }
 

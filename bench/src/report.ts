@@ -81,6 +81,21 @@ const PAIRS: Pair[] = [
   { a: "connect-node", b: "grpc-js", p99: true },
   { a: "raw-http2", b: "grpc-js" },
   { a: "grpc-js", b: "raw-net" },
+  // JSON-RPC over HTTP/1.1, server role: h2load --h1 against Petrel's handler, the bare node:http
+  // JSON handler (the ceiling) and jayson; then both Node clients against their own servers.
+  { a: "h2load-h1>petrel-jsonrpc", b: "h2load-h1>node-http-json", p99: true },
+  { a: "h2load-h1>petrel-jsonrpc", b: "h2load-h1>jayson", p99: true },
+  { a: "h2load-h1>jayson", b: "h2load-h1>node-http-json", p99: true },
+  { a: "petrel-jsonrpc", b: "jayson", p99: true },
+  // REST gateway overhead: the gateway against the bare handler echoing the same JSON body, and
+  // against Petrel's JSON-RPC handler (same router, handler and protobuf JSON mapping).
+  { a: "h2load-h1>petrel-rest", b: "h2load-h1>node-http-rest", p99: true },
+  { a: "h2load-h1>petrel-rest", b: "h2load-h1>petrel-jsonrpc", p99: true },
+  // One port: the same servers behind createPetrelServer's protocol detection (expected ~1.0x).
+  { a: "oneport>petrel-native", b: "petrel-native", p99: true },
+  { a: "oneport>petrel-grpc", b: "petrel-grpc", p99: true },
+  { a: "h2load>oneport>petrel-grpc", b: "h2load>petrel-grpc", p99: true },
+  { a: "h2load-h1>oneport>petrel-jsonrpc", b: "h2load-h1>petrel-jsonrpc", p99: true },
 ];
 
 interface Achieved {

@@ -48,7 +48,23 @@ export const registry: Record<string, () => Promise<{ default: BenchSystem }>> =
   "h2load>grpc-js": () => import("./grpc-js.ts"),
   "h2load>raw-http2": () => import("./raw-http2.ts"),
   "h2load>connect-node": () => import("./connect-node.ts"),
+  // JSON over HTTP/1.1. "h2load-h1>X" rows drive X's server with h2load --h1 (see ../h2load-h1.ts).
+  "petrel-jsonrpc": () => import("./petrel-jsonrpc.ts"),
+  jayson: () => import("./jayson.ts"),
+  "h2load-h1>petrel-jsonrpc": () => import("./petrel-jsonrpc.ts"),
+  "h2load-h1>node-http-json": () => import("./node-http-json.ts"),
+  "h2load-h1>jayson": () => import("./jayson.ts"),
+  "h2load-h1>petrel-rest": () => import("./petrel-rest.ts"),
+  "h2load-h1>node-http-rest": () => import("./node-http-json.ts"),
+  // One port (createPetrelServer) instead of each protocol's dedicated server, same clients.
+  "oneport>petrel-native": () => import("./oneport.ts").then((m) => ({ default: m.native })),
+  "oneport>petrel-grpc": () => import("./oneport.ts").then((m) => ({ default: m.grpc })),
+  "h2load>oneport>petrel-grpc": () => import("./oneport.ts").then((m) => ({ default: m.grpc })),
+  "h2load-h1>oneport>petrel-jsonrpc": () => import("./oneport.ts").then((m) => ({ default: m.jsonrpc })),
 };
+
+/** Systems without a server-stream row (JSON-RPC and REST carry unary calls only here). */
+export const UNARY_ONLY: ReadonlySet<string> = new Set(["petrel-jsonrpc", "jayson"]);
 
 /** Systems run when --systems is not given: every row, so one run has every ratio. */
 export const DEFAULT_SYSTEMS = [
@@ -66,6 +82,17 @@ export const DEFAULT_SYSTEMS = [
   "raw-http2",
   "h2load>raw-http2",
   "raw-net",
+  "oneport>petrel-native",
+  "oneport>petrel-grpc",
+  "h2load>oneport>petrel-grpc",
+  "h2load-h1>petrel-jsonrpc",
+  "h2load-h1>oneport>petrel-jsonrpc",
+  "h2load-h1>node-http-json",
+  "h2load-h1>jayson",
+  "h2load-h1>petrel-rest",
+  "h2load-h1>node-http-rest",
+  "petrel-jsonrpc",
+  "jayson",
 ];
 
 /** Systems run by --quick without --systems: the ones the ratio lines with targets need. */

@@ -26,6 +26,7 @@ import {
   run,
   wsCalls,
 } from "./test-clients.js";
+import { buildGobPeer } from "../../../packages/node/src/netrpc-gob-peers-fixture.ts";
 
 const noGo = peerMissing("a Go toolchain (Debian golang-go)", goAvailable());
 const noPelix = peerMissing("/usr/bin/python3 with jsonrpclib (Debian python3-jsonrpclib-pelix)", pythonHas("jsonrpclib"));
@@ -61,7 +62,7 @@ describe("npm run example:arith (child process): every client on one port", () =
       child.stdout.setEncoding("utf8").on("data", (s: string) => {
         stdout += s;
         const m =
-          /^arith listening on 127\.0\.0\.1:(\d+) \(petrel\/1, grpc, connect, grpc-web, rest, json-rpc http\/ws\/tcp, go net\/rpc\)\n/.exec(
+          /^arith listening on 127\.0\.0\.1:(\d+) \(petrel\/1, grpc, connect, grpc-web, rest, json-rpc http\/ws\/tcp, go net\/rpc \(jsonrpc and gob\)\)\n/.exec(
             stdout,
           );
         if (m !== null) {
@@ -89,6 +90,16 @@ describe("npm run example:arith (child process): every client on one port", () =
       out,
       "Arith.Multiply(7, 6) = 42\nArith.Divide(17, 5) = 3 rem 2\nArith.Divide(1, 0) error: [invalid_argument] divide by zero\n",
     );
+  });
+
+  it("Go rpc.Dial (gob, net/rpc's default codec): Multiply 42, Divide {3,2}, divide by zero a Go error", {
+    skip: noGo,
+    timeout: 300_000,
+  }, async () => {
+    const out = JSON.parse(await run(await buildGobPeer("go-client"), [`127.0.0.1:${port}`]));
+    assert.equal(out.multiply, 42);
+    assert.deepEqual(out.divide, { Quo: 3, Rem: 2 });
+    assert.equal(out.divZeroError, "[invalid_argument] divide by zero");
   });
 
   it("Python jsonrpclib-pelix gets 42, and -32602 for divide by zero", { skip: noPelix }, async () => {

@@ -14,6 +14,7 @@ import {
   createJsonRpcWsHandler,
   createPetrelServer,
   jsonRpcHandlerErrorChannel,
+  serveGobRpcSocket,
   serveJsonRpcSocket,
   type DetectedProtocol,
 } from "@petrel/node";
@@ -22,7 +23,7 @@ import { createArithService } from "./arith-service.js";
 import { Arith } from "./gen/arith/arith_pb.js";
 
 /** What the example serves, for the start-up line and the README. */
-export const ARITH_PROTOCOLS = "petrel/1, grpc, connect, grpc-web, rest, json-rpc http/ws/tcp, go net/rpc";
+export const ARITH_PROTOCOLS = "petrel/1, grpc, connect, grpc-web, rest, json-rpc http/ws/tcp, go net/rpc (jsonrpc and gob)";
 
 /** Options of {@link startArithServer}. */
 export interface ArithServerOptions {
@@ -84,6 +85,8 @@ export async function startArithServer(options: ArithServerOptions = {}): Promis
     ],
     upgrade: (req, socket, head) => ws.handleUpgrade(req, socket, head),
     json: (socket: Socket) => serveJsonRpcSocket(socket, tcpDispatcher),
+    // Go's net/rpc on its default codec (gob): plain rpc.Dial clients.
+    gob: (socket: Socket) => serveGobRpcSocket(socket, router),
   });
   let bound: { host: string; port: number };
   try {

@@ -58,3 +58,11 @@ export {
 } from "./jsonrpc-transport.js";
 export { JSONRPC_TIMEOUT_HEADER, jsonRpcHandlerErrorChannel } from "./jsonrpc-server-common.js";
 export { createPetrelServer, detectProtocol, type DetectedProtocol, type PetrelServer, type PetrelServerOptions } from "./server.js";
+export {
+  createGobRpcServer,
+  serveGobRpcSocket,
+  type GobRpcServer,
+  type GobRpcServerOptions,
+  type GobRpcSocketOptions,
+} from "./netrpc-gob-server.js";
+export { createGobRpcTransport, type GobRpcTransport, type GobRpcTransportOptions } from "./netrpc-gob-transport.js";

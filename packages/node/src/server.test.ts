@@ -108,7 +108,9 @@ describe("detectProtocol", () => {
     assert.equal(detectProtocol(Buffer.from("GET /")), "http1");
     assert.equal(detectProtocol(Buffer.from("PUT ")), "http1");
     // "P" and "PRI" could still be petrel/1, HTTP/2 or a P-method: more bytes needed.
-    for (const p of ["", "P", "PE", "PETRE", "PR", "PRI * HTTP/2", "PATCH"]) assert.equal(detectProtocol(Buffer.from(p)), "more", p);
+    for (const p of ["", "P", "PE", "PETRE", "PR", "PRI * HTTP/2", "PATCH", "{"]) assert.equal(detectProtocol(Buffer.from(p)), "more", p);
+    // Go's gob client: a short length, then a type definition id (0xFF 0x81 = -65).
+    assert.equal(detectProtocol(Buffer.from([0x3a, 0xff, 0x81, 0x03])), "gob");
     assert.equal(detectProtocol(Buffer.from("PETR\x00")), undefined);
     assert.equal(detectProtocol(Buffer.from("\x00\x01garbage")), undefined);
     assert.equal(detectProtocol(Buffer.from("get / HTTP/1.1")), undefined);
@@ -119,7 +121,7 @@ describe("detectProtocol", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 10 }), (a, b) => {
         const first = detectProtocol(a);
-        assert.ok(first === undefined || ["more", "tls", "native", "h2", "json", "http1"].includes(first));
+        assert.ok(first === undefined || ["more", "tls", "native", "h2", "json", "gob", "http1"].includes(first));
         if (first !== "more") assert.equal(detectProtocol(Buffer.concat([a, b])), first);
       }),
       { numRuns: 5000 },

@@ -3,6 +3,7 @@
 //   "PETREL"                  petrel/1 (its preface)
 //   "PRI * HTTP/2.0"          HTTP/2 with prior knowledge: gRPC, and Connect/gRPC-Web/REST/JSON-RPC over h2
 //   "{" or "["                JSON values on a raw TCP stream: JSON-RPC 2.0 over TCP and Go's net/rpc/jsonrpc
+//   a short length + a gob type definition   Go's net/rpc with its default gob codec (rpc.Dial)
 //   an HTTP/1.1 method token  HTTP/1.1: JSON-RPC, REST, gRPC-Web, Connect, WebSocket upgrades
 // Detection reads at most the first few bytes once per connection; the socket (with those bytes
 // put back) is then handed to the protocol's own server, which consumes the socket's native handle
@@ -13,6 +14,7 @@ import type * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { Router } from "@petrel/core";
+import { looksLikeGobRpc } from "@petrel/protocol-gob";
 import { createGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
 import type { GrpcServerTlsOptions } from "./grpc-tls.js";
 import { chainHttpHandlers, type HttpHandler } from "./http-handler.js";
@@ -33,8 +35,10 @@ export interface PetrelServerOptions {
   http?: readonly HttpHandler[];
   /** HTTP/1.1 `Upgrade` requests (e.g. JSON-RPC over WebSocket); return false to refuse (the socket is closed). */
   upgrade?: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => boolean;
-  /** Raw TCP connections that start with `{` or `[` (JSON-RPC over TCP, Go net/rpc). Default: refused. */
+  /** Raw TCP connections that start with `{` or `[` (JSON-RPC over TCP, Go net/rpc/jsonrpc). Default: refused. */
   json?: (socket: net.Socket) => void;
+  /** Raw TCP connections of Go's net/rpc gob clients (`rpc.Dial`), e.g. `serveGobRpcSocket`. Default: refused. */
+  gob?: (socket: net.Socket) => void;
   /**
    * Serve TLS on the same port (cleartext stays served): ALPN `h2` for HTTP/2 and gRPC,
    * `http/1.1` for HTTP/1.1; without ALPN the decrypted bytes are sniffed like a cleartext connection.
@@ -48,7 +52,7 @@ export interface PetrelServerOptions {
 }
 
 /** What a connection turned out to speak. */
-export type DetectedProtocol = "tls" | "native" | "h2" | "json" | "http1";
+export type DetectedProtocol = "tls" | "native" | "h2" | "json" | "gob" | "http1";
 
 /** A running one-port server. */
 export interface PetrelServer {
@@ -70,6 +74,10 @@ export function detectProtocol(buf: Uint8Array): DetectedProtocol | "more" | und
   if (buf.length === 0) return "more";
   const b0 = buf[0] as number;
   if (b0 === 0x16) return "tls";
+  // Every other decision needs two bytes: a gob stream's first byte is a length that can be any
+  // ASCII value; its second (a type definition's id) is 0x7F/0xFE/0xFF, which no other protocol sends.
+  if (buf.length < 2) return "more";
+  if (looksLikeGobRpc(buf)) return "gob";
   if (b0 === 0x7b || b0 === 0x5b) return "json";
   let candidate = false;
   for (const [magic, kind] of [
@@ -144,7 +152,7 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
       socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     }
   });
-  const detected: Record<DetectedProtocol | "refused", number> = { tls: 0, native: 0, h2: 0, json: 0, http1: 0, refused: 0 };
+  const detected: Record<DetectedProtocol | "refused", number> = { tls: 0, native: 0, h2: 0, json: 0, gob: 0, http1: 0, refused: 0 };
   const sockets = new Set<net.Socket>();
 
   const tlsServer =
@@ -189,6 +197,12 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
         if (options.json === undefined) return refuse(socket);
         detected.json++;
         options.json(socket);
+        socket.resume();
+        return;
+      case "gob":
+        if (options.gob === undefined) return refuse(socket);
+        detected.gob++;
+        options.gob(socket);
         socket.resume();
         return;
       case "http1":
