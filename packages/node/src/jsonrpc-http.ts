@@ -1,5 +1,10 @@
 import { Code, RpcError, type Router } from "@petrel/core";
-import { createJsonRpcDispatcher, type JsonRpcDispatcher, type JsonRpcDispatcherOptions } from "@petrel/protocol-jsonrpc";
+import {
+  CancellationSource,
+  createJsonRpcDispatcher,
+  type JsonRpcDispatcher,
+  type JsonRpcDispatcherOptions,
+} from "@petrel/protocol-jsonrpc";
 import { DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse, readBody } from "./http-handler.js";
 import { deadlineFromHeaders, headersToMetadata, socketAddress, withErrorChannel } from "./jsonrpc-server-common.js";
 
@@ -68,9 +73,9 @@ async function serve(
     else if (!res.headersSent && !res.destroyed) res.destroy();
     return;
   }
-  const ac = new AbortController();
+  const cancellation = new CancellationSource();
   const onClose = () => {
-    if (!res.writableFinished) ac.abort();
+    if (!res.writableFinished) cancellation.cancel();
   };
   res.once("close", onClose);
   try {
@@ -78,16 +83,16 @@ async function serve(
       peer: { address: socketAddress(req.socket), protocol: "jsonrpc/http" },
       headers: headersToMetadata(req.headers),
       deadline: deadlineFromHeaders(req.headers),
-      signal: ac.signal,
+      cancellation,
     });
     if (res.destroyed) return;
     if (out === undefined) {
       res.writeHead(notificationStatus, notificationStatus === 204 ? {} : { "content-length": 0 });
       res.end();
     } else {
-      const buf = Buffer.from(out);
-      res.writeHead(200, { "content-type": "application/json", "content-length": buf.length });
-      res.end(buf);
+      // A string, not a Buffer: Node then sends headers and body in one write instead of a writev.
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
+      res.end(out);
     }
   } finally {
     res.off("close", onClose);

@@ -1,5 +1,7 @@
 export {
+  CancellationSource,
   createJsonRpcDispatcher,
+  type Cancellation,
   decodeParams,
   type JsonRpcCall,
   type JsonRpcDispatcher,
