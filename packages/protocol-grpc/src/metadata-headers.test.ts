@@ -33,7 +33,20 @@ describe("isReservedHeader", () => {
   });
 
   it("lets user metadata through, user-agent included", () => {
-    for (const k of ["user-agent", "authorization", "x-trace-id", "trace-proto-bin", "grpc", "grpcx-a", "te-x", "content-encoding", "g"]) {
+    for (const k of [
+      "user-agent",
+      "authorization",
+      "x-trace-id",
+      "trace-proto-bin",
+      "grpc",
+      "grpcx-a",
+      "te-x",
+      "content-encoding",
+      "g",
+      // gRFC A6's retry headers travel as metadata.
+      "grpc-retry-pushback-ms",
+      "grpc-previous-rpc-attempts",
+    ]) {
       assert.equal(isReservedHeader(k), false, k);
     }
   });

@@ -32,9 +32,16 @@ const RESERVED = new Set([
 export function isReservedHeader(key: string): boolean {
   const c = key.charCodeAt(0);
   if (c === 0x3a) return true; // ":"
-  if (c === 0x67 && key.startsWith("grpc-")) return true;
+  if (c === 0x67 && key.startsWith("grpc-")) return !RETRY_HEADERS.has(key);
   return RESERVED.has(key);
 }
+
+/**
+ * The `grpc-` headers that gRPC's retry design (gRFC A6) carries as metadata: a server's
+ * `grpc-retry-pushback-ms` and a client's `grpc-previous-rpc-attempts`. Retry interceptors read
+ * and write them, so they pass through like user metadata.
+ */
+const RETRY_HEADERS = new Set(["grpc-retry-pushback-ms", "grpc-previous-rpc-attempts"]);
 
 /**
  * Writes user metadata into a Node-style headers object: lower-case keys, `-bin` values as
