@@ -37,3 +37,4 @@ export { setContextStorage, getContextStorage, currentHandlerContext, type Conte
 export { AsyncQueue } from "./async-queue.js";
 export { createInMemoryTransport, type InMemoryTransportOptions } from "./in-memory-transport.js";
 export { markReceivedCompressed, messageCompressionHint, setMessageCompression, wasCompressed } from "./message-flags.js";
+export { admissionOutcome, OVERLOAD_MESSAGE, type AdmissionController, type AdmissionOutcome, type AdmissionPermit } from "./admission.js";

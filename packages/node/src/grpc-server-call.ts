@@ -4,8 +4,12 @@
 import type * as http2 from "node:http2";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import {
+  admissionOutcome,
   AsyncQueue,
   Code,
+  OVERLOAD_MESSAGE,
+  type AdmissionController,
+  type AdmissionPermit,
   type Metadata,
   RpcError,
   ServerContext,
@@ -61,6 +65,8 @@ export interface ServerConfig {
   peer: (stream: http2.ServerHttp2Stream) => GrpcPeerInfo;
   /** See {@link HeaderCache}. */
   headerCache: HeaderCache | undefined;
+  /** Early load shedding, asked before the request is decoded. */
+  admission: AdmissionController | undefined;
 }
 
 /**
@@ -196,6 +202,16 @@ function serveCall(
     }
     reqCompression = config.compressions.get(encoding);
   }
+  let permit: AdmissionPermit | undefined;
+  if (config.admission !== undefined) {
+    permit = config.admission.admit();
+    if (permit === undefined) {
+      trailersOnly(stream, contentType, Code.RESOURCE_EXHAUSTED, OVERLOAD_MESSAGE, {
+        "grpc-retry-pushback-ms": String(Math.max(0, Math.round(config.admission.pushbackMs))),
+      });
+      return;
+    }
+  }
   let timeoutMs: number | undefined;
   let md: Metadata;
   try {
@@ -204,14 +220,24 @@ function serveCall(
     md = headersToMetadata(headers as Record<string, string | string[] | undefined>);
   } catch (e) {
     const err = RpcError.from(e, Code.INTERNAL);
+    permit?.release("ignore");
     trailersOnly(stream, contentType, err.code, err.rawMessage);
     return;
   }
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   const ctx = new ServerContext(handler.service, handler.method, md, deadline, sessionPeer(stream, config));
-  new GrpcServerCall(stream as CallStream, handler, codec, contentType, ctx, config, reqCompression, headers["grpc-accept-encoding"]).start(
-    timeoutMs,
+  const call = new GrpcServerCall(
+    stream as CallStream,
+    handler,
+    codec,
+    contentType,
+    ctx,
+    config,
+    reqCompression,
+    headers["grpc-accept-encoding"],
   );
+  call.permit = permit;
+  call.start(timeoutMs);
 }
 
 /**
@@ -235,6 +261,10 @@ class GrpcServerCall implements InflaterHooks {
   private inflater: OrderedInflater | undefined = undefined;
   /** What the 'wantTrailers' listener sends. */
   trailers: Record<string, string | string[]> = OK_TRAILERS as Record<string, string>;
+  /** The admission permit, released when the stream closes with the call's outcome. */
+  permit: AdmissionPermit | undefined = undefined;
+  /** The status sent, once sent (undefined: the call was cancelled or its stream lost). */
+  private finalCode: number | undefined = undefined;
 
   constructor(
     private readonly stream: CallStream,
@@ -279,6 +309,10 @@ class GrpcServerCall implements InflaterHooks {
   /** The client reset the stream, or the session died, before we finished. */
   onClose(): void {
     if (!this.done) this.abort(new RpcError(Code.CANCELLED, "call cancelled by the client"));
+    if (this.permit !== undefined) {
+      this.permit.release(admissionOutcome(this.finalCode));
+      this.permit = undefined;
+    }
   }
 
   /** Resumes reading once neither the handler's queue nor the decompression chain is backed up. */
@@ -523,6 +557,7 @@ class GrpcServerCall implements InflaterHooks {
     this.cleanup();
     const stream = this.stream;
     if (stream.destroyed) return;
+    this.finalCode = Code.OK;
     this.sendHeaders();
     const t = this.ctx.peekResponseTrailer();
     if (t !== undefined && t.size > 0) {
@@ -550,6 +585,7 @@ class GrpcServerCall implements InflaterHooks {
     this.abort(err);
     const stream = this.stream;
     if (stream.destroyed) return;
+    this.finalCode = err.code;
     const trailers: Record<string, string | string[]> = {};
     metadataToHeaders(err.metadata, trailers);
     const t = this.ctx.peekResponseTrailer();

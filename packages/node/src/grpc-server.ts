@@ -2,7 +2,7 @@ import { channel as diagnosticsChannel } from "node:diagnostics_channel";
 import * as http2 from "node:http2";
 import type { TLSSocket } from "node:tls";
 import type { DescMethod } from "@bufbuild/protobuf";
-import type { HandlerContext, Router } from "@petrel/core";
+import type { AdmissionController, HandlerContext, Router } from "@petrel/core";
 import type { CompressionRegistry } from "@petrel/protocol-grpc";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 import { keepaliveMs, publishConnectionEvent, setupServerKeepalive, type ServerKeepaliveConfig } from "./grpc-keepalive.js";
@@ -61,6 +61,11 @@ export interface GrpcServerOptions {
    * as Node http2 compatibility request/response objects. Default: HTTP 415 "this endpoint speaks gRPC".
    */
   http?: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+  /**
+   * Early load shedding (e.g. `@petrel/resilience`'s adaptive limiter): asked for every call before
+   * its request is decoded; a refusal is RESOURCE_EXHAUSTED with `grpc-retry-pushback-ms`.
+   */
+  admission?: AdmissionController;
   /** Sees handler failures (also non-RpcErrors the peer only sees as INTERNAL). Default: the diagnostics channel. */
   onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
 }
@@ -128,6 +133,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
       return tls === undefined ? { address: peerOf(stream), protocol: "grpc" } : { address: peerOf(stream), protocol: "grpc", tls };
     },
     headerCache: undefined,
+    admission: options.admission,
   };
   const server: http2.Http2Server | http2.Http2SecureServer =
     options.tls === undefined ? http2.createServer({ settings }) : http2.createSecureServer(secureServerOptions(options.tls, settings));

@@ -1,12 +1,16 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
+  admissionOutcome,
   AsyncQueue,
   Code,
+  OVERLOAD_MESSAGE,
   Metadata,
   RpcError,
   ServerContext,
   encodeStatusDetails,
   toWireError,
+  type AdmissionController,
+  type AdmissionPermit,
   type Codec,
   type HandlerContext,
   type MethodHandler,
@@ -32,6 +36,8 @@ export interface ServerConnectionOptions extends ConnectionOptions {
   maxSendMessageSize?: number;
   /** Sees every error a handler produced (also non-RpcErrors, which the peer sees as INTERNAL). */
   onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
+  /** Early load shedding: asked at stream open, before the request is decoded. Default: admit all. */
+  admission?: AdmissionController;
 }
 
 const UNARY = 0;
@@ -46,6 +52,9 @@ class ServerStream extends StreamBase {
   input: AsyncQueue<MessageShape<DescMessage>> | undefined = undefined;
   started = false;
   headerSent = false;
+  permit: AdmissionPermit | undefined = undefined;
+  /** Final status code once written (for the admission outcome). */
+  finalCode: number | undefined = undefined;
 }
 
 /**
@@ -60,6 +69,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   private readonly peerInfo: { address: string; protocol: string };
   private readonly maxSend: number;
   private readonly onHandlerError: ((error: unknown, ctx: HandlerContext) => void) | undefined;
+  private readonly admission: AdmissionController | undefined;
   private readonly closedWaiters: Array<() => void> = [];
 
   constructor(channel: ByteChannel, options: ServerConnectionOptions) {
@@ -69,6 +79,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     this.peerInfo = { address: options.peerAddress, protocol: "petrel/1" };
     this.maxSend = options.maxSendMessageSize ?? 4 * 1024 * 1024;
     this.onHandlerError = options.onHandlerError;
+    this.admission = options.admission;
   }
 
   /** The channel is connected: say hello. */
@@ -202,8 +213,21 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     const codec = this.router.codecs.get(h.codec);
     if (codec === undefined) return this.refuse(id, Code.UNIMPLEMENTED, `unsupported codec "${h.codec}"`);
     if (h.timeoutMs === 0) return this.refuse(id, Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started");
+    let permit: AdmissionPermit | undefined;
+    if (this.admission !== undefined) {
+      permit = this.admission.admit();
+      if (permit === undefined) {
+        this.writer.writeTrailers(id, Code.RESOURCE_EXHAUSTED, OVERLOAD_MESSAGE, EMPTY_BYTES, [
+          "grpc-retry-pushback-ms",
+          String(Math.max(0, Math.round(this.admission.pushbackMs))),
+        ]);
+        this.scheduleFlush();
+        return;
+      }
+    }
 
     const s = new ServerStream(id, this.peer.initialStreamWindow, this.initialRecvWindow());
+    s.permit = permit;
     const deadline = h.timeoutMs === undefined ? undefined : this.clock.now() + h.timeoutMs;
     s.handler = handler;
     s.codec = codec;
@@ -363,8 +387,17 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     this.sendHeaderOnce(s);
     const t = s.ctx.peekResponseTrailer();
     this.writer.writeTrailers(s.id, Code.OK, "", EMPTY_BYTES, t === undefined ? undefined : t.flat);
+    s.finalCode = Code.OK;
     this.scheduleFlush();
     this.releaseStream(s);
+  }
+
+  protected override releaseStream(s: ServerStream): void {
+    super.releaseStream(s);
+    if (s.permit !== undefined) {
+      s.permit.release(admissionOutcome(s.finalCode));
+      s.permit = undefined;
+    }
   }
 
   private finishWithError(s: ServerStream, e: unknown): void {
@@ -374,6 +407,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     s.ctx.abort(err);
     s.input?.fail(err, true);
     this.writeError(s, err);
+    s.finalCode = err.code;
     this.releaseStream(s);
   }
 
