@@ -5,14 +5,10 @@
 // does not pipeline POSTs (-d caps a connection at one request in flight), so `inflight` is the
 // number of connections: `-c<inflight> -m1`, one h2load thread. The request is POST with
 // content-type application/json and a fixed body (-d); a node:http probe first checks that the
-// server really echoes it (h2load only sees HTTP statuses). req/s and latencies are parsed like
-// the HTTP/2 rows (see h2load.ts).
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// server really echoes it (h2load only sees HTTP statuses). The run itself (arguments, req/s and
+// latencies) is the HTTP/2 rows' (h2load.ts) with this file's shape.
 import * as http from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { latencyFromLog, parseH2loadOutput } from "./h2load.ts";
+import { type H2loadConfig, type H2loadResult, type H2loadShape, h2loadArgs, runH2loadRequest } from "./h2load.ts";
 import { JSONRPC_PATH, REST_PATH, checkJsonRpcEcho, checkRestEcho, jsonRpcEchoBody, restEchoBody } from "./systems/http1-common.ts";
 
 /** Prefix of the systems whose client is h2load in HTTP/1.1 mode; the rest of the name is the server. */
@@ -48,34 +44,17 @@ export function h1TargetOf(system: string): H1Target {
   return t;
 }
 
-export interface H2loadH1Config {
-  bin: string;
-  port: number;
-  /** Connections, each with one request in flight. */
-  inflight: number;
-  warmupS: number;
-  durationS: number;
-  core: number | undefined;
-  track?: (proc: ChildProcess) => void;
+/** As {@link H2loadConfig}; `inflight` is the number of connections, each with one request in flight. */
+export type H2loadH1Config = H2loadConfig;
+
+/** HTTP/1.1, one connection per request in flight, a JSON POST to `path`. */
+function h1Shape(cfg: H2loadH1Config, path: string): H2loadShape {
+  return { h1: true, connections: cfg.inflight, streams: 1, headers: ["content-type: application/json"], path };
 }
 
 /** h2load's arguments for one row (body and log file paths given). */
 export function h2loadH1Args(cfg: H2loadH1Config, path: string, bodyFile: string, logFile: string): string[] {
-  const ms = (s: number): string => `${Math.max(1, Math.round(s * 1000))}ms`;
-  return [
-    "--h1",
-    `-c${cfg.inflight}`,
-    "-t1",
-    "-m1",
-    `--warm-up-time=${ms(cfg.warmupS)}`,
-    `-D${ms(cfg.durationS)}`,
-    "-d",
-    bodyFile,
-    "-H",
-    "content-type: application/json",
-    `--log-file=${logFile}`,
-    `http://127.0.0.1:${cfg.port}${path}`,
-  ];
+  return h2loadArgs(cfg, h1Shape(cfg, path), bodyFile, logFile);
 }
 
 /** One POST of the target's request over node:http; rejects unless the answer is 200 and passes the check. */
@@ -114,52 +93,7 @@ export function probeH1(port: number, target: H1Target, timeoutMs = 10_000): Pro
 }
 
 /** Runs h2load --h1 once for the row `system`; rejects on any failed request or a timeout. */
-export async function runH2loadH1(system: string, cfg: H2loadH1Config): Promise<{ rps: number; p50_us: number; p99_us: number }> {
+export function runH2loadH1(system: string, cfg: H2loadH1Config): Promise<H2loadResult> {
   const target = h1TargetOf(system);
-  const dir = mkdtempSync(join(tmpdir(), "petrel-h2load-h1-"));
-  try {
-    const bodyFile = join(dir, "body.json");
-    const logFile = join(dir, "requests.tsv");
-    writeFileSync(bodyFile, target.body);
-    await probeH1(cfg.port, target);
-    const argv = h2loadH1Args(cfg, target.path, bodyFile, logFile);
-    const out = await run(
-      cfg.core === undefined ? [cfg.bin, argv] : ["taskset", ["-c", String(cfg.core), cfg.bin, ...argv]],
-      (cfg.warmupS + cfg.durationS + 30) * 1000,
-      cfg.track,
-    );
-    const s = parseH2loadOutput(out);
-    const bad = s.failed + s.errored + s.timeout + s.non2xx;
-    if (s.done === 0 || bad > 0)
-      throw new Error(`h2load: ${s.done} done, ${s.failed} failed, ${s.errored} errored, ${s.timeout} timeout, ${s.non2xx} non-2xx`);
-    return { rps: s.rps, ...latencyFromLog(readFileSync(logFile, "utf8")) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Runs a command to completion; resolves with stdout, rejects on a non-zero exit or timeout. */
-function run([cmd, argv]: [string, string[]], timeoutMs: number, track?: (proc: ChildProcess) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    track?.(proc);
-    let out = "";
-    let err = "";
-    proc.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-    });
-    proc.stderr.setEncoding("utf8").on("data", (d: string) => {
-      err = (err + d).slice(-2000);
-    });
-    const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutMs);
-    proc.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    proc.once("close", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`h2load exited with ${signal ?? code}: ${(err || out).trim().split("\n").slice(-3).join(" | ")}`));
-    });
-  });
+  return runH2loadRequest(cfg, { ...h1Shape(cfg, target.path), body: target.body, probe: () => probeH1(cfg.port, target) });
 }

@@ -126,31 +126,52 @@ export async function probeGrpcEcho(port: number, body: Buffer, timeoutMs = 10_0
   }
 }
 
-/** Runs h2load once against 127.0.0.1:port; rejects on any failed request or a timeout. */
-export async function runH2load(cfg: H2loadConfig): Promise<H2loadResult> {
+/** How an h2load run talks: protocol, connections, streams per connection, headers, URL path. */
+export interface H2loadShape {
+  /** HTTP/1.1 (`--h1`) instead of HTTP/2. */
+  h1: boolean;
+  connections: number;
+  /** Requests in flight per connection (-m). */
+  streams: number;
+  /** Request headers, `name: value`. */
+  headers: string[];
+  path: string;
+}
+
+/** h2load's arguments for one run (body and log file paths given); one h2load thread, timing-based. */
+export function h2loadArgs(cfg: H2loadConfig, shape: H2loadShape, bodyFile: string, logFile: string): string[] {
+  const ms = (s: number): string => `${Math.max(1, Math.round(s * 1000))}ms`;
+  return [
+    ...(shape.h1 ? ["--h1"] : []),
+    `-c${shape.connections}`,
+    "-t1",
+    `-m${shape.streams}`,
+    `--warm-up-time=${ms(cfg.warmupS)}`,
+    `-D${ms(cfg.durationS)}`,
+    "-d",
+    bodyFile,
+    ...shape.headers.flatMap((h) => ["-H", h]),
+    `--log-file=${logFile}`,
+    `http://127.0.0.1:${cfg.port}${shape.path}`,
+  ];
+}
+
+/** What one h2load run repeats: its shape, the request body, and a probe of one call (h2load sees only statuses). */
+export interface H2loadRequest extends H2loadShape {
+  body: Buffer;
+  /** Rejects unless the server answers the request correctly; runs before h2load. */
+  probe(): Promise<void>;
+}
+
+/** Runs h2load once with `req` against 127.0.0.1:port; rejects on a failed probe, any failed request or a timeout. */
+export async function runH2loadRequest(cfg: H2loadConfig, req: H2loadRequest): Promise<H2loadResult> {
   const dir = mkdtempSync(join(tmpdir(), "petrel-h2load-"));
   try {
-    const body = framedEchoRequest();
-    const bodyFile = join(dir, "body.bin");
+    const bodyFile = join(dir, "body");
     const logFile = join(dir, "requests.tsv");
-    writeFileSync(bodyFile, body);
-    await probeGrpcEcho(cfg.port, body);
-    const ms = (s: number): string => `${Math.max(1, Math.round(s * 1000))}ms`;
-    const argv = [
-      "-c1",
-      "-t1",
-      `-m${cfg.inflight}`,
-      `--warm-up-time=${ms(cfg.warmupS)}`,
-      `-D${ms(cfg.durationS)}`,
-      "-d",
-      bodyFile,
-      "-H",
-      "content-type: application/grpc",
-      "-H",
-      "te: trailers",
-      `--log-file=${logFile}`,
-      `http://127.0.0.1:${cfg.port}${ECHO_PATH}`,
-    ];
+    writeFileSync(bodyFile, req.body);
+    await req.probe();
+    const argv = h2loadArgs(cfg, req, bodyFile, logFile);
     const out = await run(
       cfg.core === undefined ? [cfg.bin, argv] : ["taskset", ["-c", String(cfg.core), cfg.bin, ...argv]],
       (cfg.warmupS + cfg.durationS + 30) * 1000,
@@ -164,6 +185,20 @@ export async function runH2load(cfg: H2loadConfig): Promise<H2loadResult> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs h2load once for a gRPC Echo row: one connection, `inflight` streams. */
+export function runH2load(cfg: H2loadConfig): Promise<H2loadResult> {
+  const body = framedEchoRequest();
+  return runH2loadRequest(cfg, {
+    h1: false,
+    connections: 1,
+    streams: cfg.inflight,
+    headers: ["content-type: application/grpc", "te: trailers"],
+    path: ECHO_PATH,
+    body,
+    probe: () => probeGrpcEcho(cfg.port, body),
+  });
 }
 
 /** Runs a command to completion; resolves with stdout, rejects on a non-zero exit or timeout. */

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { offlineGoEnv } from "@petrel/testing";
 
 /** Where Debian's grpc-proto package puts the gRPC protos. */
 export const GRPC_PROTO_ROOT = "/usr/share/grpc-proto";
@@ -155,19 +156,9 @@ export async function buildGoPeers(timeoutMs = 100_000): Promise<GoPeers> {
       ],
       { timeoutMs },
     );
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      GO111MODULE: "off",
-      GOPATH: `${gopath}${delimiter}${DEBIAN_GOCODE}`,
-      GOPROXY: "off",
-      GOFLAGS: "",
-      // No C toolchain needed; static binaries.
-      CGO_ENABLED: "0",
-      GOCACHE: join(tmpdir(), "petrel-go-build-cache"),
-    };
     await exec("go", ["build", "-o", `${join(work, "bin")}/`, "petrel/interop/client", "petrel/interop/server"], {
       cwd: work,
-      env,
+      env: offlineGoEnv(`${gopath}${delimiter}${DEBIAN_GOCODE}`),
       timeoutMs,
     });
     try {

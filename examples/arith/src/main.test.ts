@@ -13,6 +13,7 @@ import { createGrpcTransport, createJsonRpcTransport, createNativeTransport } fr
 import { Arith } from "./gen/arith/arith_pb.js";
 import { DEFAULT_PORT, parseArithArgs } from "./main.js";
 import {
+  assertGoClientCallsArith,
   buildGoClient,
   CURL,
   curl,
@@ -26,7 +27,6 @@ import {
   run,
   wsCalls,
 } from "./test-clients.js";
-import { buildGobPeer } from "../../../packages/node/src/netrpc-gob-peers-fixture.ts";
 
 const noGo = peerMissing("a Go toolchain (Debian golang-go)", goAvailable());
 const noPelix = peerMissing("/usr/bin/python3 with jsonrpclib (Debian python3-jsonrpclib-pelix)", pythonHas("jsonrpclib"));
@@ -92,14 +92,11 @@ describe("npm run example:arith (child process): every client on one port", () =
     );
   });
 
-  it("Go rpc.Dial (gob, net/rpc's default codec): Multiply 42, Divide {3,2}, divide by zero a Go error", {
+  it("Go rpc.Dial (gob, net/rpc's default codec): Multiply 42, Divide {3,2}, Go errors, pipelined calls", {
     skip: noGo,
     timeout: 300_000,
   }, async () => {
-    const out = JSON.parse(await run(await buildGobPeer("go-client"), [`127.0.0.1:${port}`]));
-    assert.equal(out.multiply, 42);
-    assert.deepEqual(out.divide, { Quo: 3, Rem: 2 });
-    assert.equal(out.divZeroError, "[invalid_argument] divide by zero");
+    await assertGoClientCallsArith("gob", port, /^rpc: can't find method Arith\.Nope$/);
   });
 
   it("Python jsonrpclib-pelix gets 42, and -32602 for divide by zero", { skip: noPelix }, async () => {

@@ -1,18 +1,16 @@
 // Test support (not part of the example's API): every kind of client the Arith tests point at one
 // port, and the peers (Go, Python, curl) they need. A missing peer fails under CI and is skipped
 // loudly otherwise (peerMissing).
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromBinary, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { buildGoProgram, goAvailable } from "@petrel/testing";
 import WebSocket from "ws";
-import { goAvailable, peerMissing, PYTHON, pythonHas, run } from "../../../packages/node/src/jsonrpc-peers-fixture.js";
+import { assertGoClientCallsArith, peerMissing, PYTHON, pythonHas, run } from "../../../packages/node/src/jsonrpc-peers-fixture.js";
 import { Arith } from "./gen/arith/arith_pb.js";
 
-export { goAvailable, peerMissing, PYTHON, pythonHas, run };
+export { assertGoClientCallsArith, goAvailable, peerMissing, PYTHON, pythonHas, run };
 
 /** The example's folder (examples/arith). @internal */
 export const EXAMPLE_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,40 +19,9 @@ export const REPO_ROOT = join(EXAMPLE_DIR, "../..");
 /** Debian's curl. @internal */
 export const CURL = "/usr/bin/curl";
 
-/**
- * Builds examples/arith/go/client (standard library only: GOPATH mode, offline), cached in
- * os.tmpdir by source hash like packages/node's peer fixture. @internal
- */
-export async function buildGoClient(): Promise<string> {
-  const src = join(EXAMPLE_DIR, "go/client/main.go");
-  const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 16);
-  const dir = join(tmpdir(), "petrel-arith-go", `client-${hash}`);
-  const bin = join(dir, "arith-client");
-  if (existsSync(bin)) return bin;
-  const work = `${dir}.${process.pid}.${Date.now()}`;
-  mkdirSync(work, { recursive: true });
-  try {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      GO111MODULE: "off",
-      GOPATH: join(work, "gopath"),
-      GOPROXY: "off",
-      GOFLAGS: "",
-      CGO_ENABLED: "0",
-      GOCACHE: join(tmpdir(), "petrel-go-build-cache"),
-    };
-    await run("go", ["build", "-o", join(work, "arith-client"), src], 300_000, env);
-    try {
-      renameSync(work, dir);
-    } catch (e) {
-      if (!existsSync(bin)) throw e; // another run built the same source first
-      rmSync(work, { recursive: true, force: true });
-    }
-  } catch (e) {
-    rmSync(work, { recursive: true, force: true });
-    throw e;
-  }
-  return bin;
+/** Builds examples/arith/go/client (standard library only: GOPATH mode, offline, cached by source hash). @internal */
+export function buildGoClient(): Promise<string> {
+  return buildGoProgram(join(EXAMPLE_DIR, "go/client"), { cacheTag: "arith-client" });
 }
 
 /** Runs curl; resolves `{status, body}` (curl's `-w` appends the status after the body). @internal */

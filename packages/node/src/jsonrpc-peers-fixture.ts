@@ -1,11 +1,12 @@
-// Helpers for the JSON-RPC peer tests: find Python / Go, build Go programs (standard library only,
-// GOPATH mode, offline, cached in os.tmpdir by source hash), run clients, start servers.
+// Helpers for the JSON-RPC and net/rpc peer tests: find Python, build the Go net/rpc peers (with
+// @petrel/testing's buildGoProgram), run clients, start servers.
+import assert from "node:assert/strict";
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Code, RpcError } from "@petrel/core";
+import { buildGoProgram } from "@petrel/testing";
 
 /** packages/node/test-peers/jsonrpc. @internal */
 export const PEER_DIR = join(dirname(fileURLToPath(import.meta.url)), "../test-peers/jsonrpc");
@@ -27,11 +28,7 @@ export function peerMissing(what: string, ok: boolean): string | undefined {
 export function pythonHas(module: string | undefined): boolean {
   if (!existsSync(PYTHON)) return false;
   if (module === undefined) return true;
-  return spawnSyncOk(PYTHON, ["-c", `import ${module}`]);
-}
-
-function spawnSyncOk(cmd: string, args: string[]): boolean {
-  return spawnSync(cmd, args, { stdio: "ignore", timeout: 30_000 }).status === 0;
+  return spawnSync(PYTHON, ["-c", `import ${module}`], { stdio: "ignore", timeout: 30_000 }).status === 0;
 }
 
 /** Runs a program to completion; resolves its stdout, rejects with stderr on failure. @internal */
@@ -89,42 +86,49 @@ export function startServer(cmd: string, args: string[], timeoutMs = 60_000): Pr
   });
 }
 
-/** Whether a Go toolchain is on PATH. @internal */
-export function goAvailable(): boolean {
-  return spawnSyncOk("go", ["version"]);
+/** packages/node/test-peers/netrpc: a Go net/rpc client and server, each with `-codec=gob|json`. @internal */
+export const NETRPC_PEER_DIR = join(dirname(fileURLToPath(import.meta.url)), "../test-peers/netrpc");
+
+/** Builds test-peers/netrpc/<name> (cached by source hash, see buildGoProgram). @internal */
+export function buildNetRpcPeer(name: "go-client" | "go-server"): Promise<string> {
+  return buildGoProgram(join(NETRPC_PEER_DIR, name), { cacheTag: `netrpc-${name}` });
 }
 
-/** Builds test-peers/jsonrpc/<name>/main.go; cached in os.tmpdir by source hash. @internal */
-export async function buildGo(name: string): Promise<string> {
-  const src = join(PEER_DIR, name, "main.go");
-  const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 16);
-  const dir = join(tmpdir(), "petrel-jsonrpc-go", `${name}-${hash}`);
-  const bin = join(dir, name);
-  if (existsSync(bin)) return bin;
-  const work = `${dir}.${process.pid}.${Date.now()}`;
-  mkdirSync(work, { recursive: true });
-  try {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      GO111MODULE: "off",
-      GOPATH: join(work, "gopath"),
-      GOPROXY: "off",
-      GOFLAGS: "",
-      CGO_ENABLED: "0",
-      GOCACHE: join(tmpdir(), "petrel-go-build-cache"),
-    };
-    await run("go", ["build", "-o", join(work, name), src], 300_000, env);
-    mkdirSync(dirname(dir), { recursive: true });
-    try {
-      renameSync(work, dir);
-    } catch (e) {
-      // Another run built the same source first: use its binary.
-      if (!existsSync(bin)) throw e;
-      rmSync(work, { recursive: true, force: true });
-    }
-  } catch (e) {
-    rmSync(work, { recursive: true, force: true });
-    throw e;
-  }
-  return bin;
+/** The wire codec of the Go net/rpc peers: net/rpc's default gob, or net/rpc/jsonrpc. @internal */
+export type NetRpcCodec = "gob" | "json";
+
+/** Starts test-peers/netrpc/go-server (Go's Arith) on the codec. @internal */
+export async function startNetRpcGoServer(codec: NetRpcCodec): Promise<PeerServer> {
+  return startServer(await buildNetRpcPeer("go-server"), [`-codec=${codec}`]);
+}
+
+/**
+ * Runs test-peers/netrpc/go-client against 127.0.0.1:port and checks its report: Multiply's
+ * answer, Divide's struct, divide by zero and an unknown method as Go errors (the latter's text
+ * is the server's own), and 20 pipelined calls. @internal
+ */
+export async function assertGoClientCallsArith(codec: NetRpcCodec, port: number, unknownMethodError: RegExp): Promise<void> {
+  const out = JSON.parse(await run(await buildNetRpcPeer("go-client"), [`-codec=${codec}`, `127.0.0.1:${port}`]));
+  assert.equal(out.multiply, 42);
+  assert.deepEqual(out.divide, { Quo: 3, Rem: 2 });
+  assert.equal(out.divZeroError, "[invalid_argument] divide by zero");
+  assert.match(out.unknownError, unknownMethodError);
+  assert.deepEqual(
+    out.squares,
+    Array.from({ length: 20 }, (_, i) => i * i),
+  );
+}
+
+/** A Petrel client of Go's Arith (jsonrpc-arith-fixture's ArithService). @internal */
+export type ArithClient = Record<"multiply" | "divide", (req: { A: number; B: number }) => Promise<Record<string, number>>>;
+
+/** Multiply, Divide, and Go's divide-by-zero error string as UNKNOWN, through a Petrel client of a Go server. @internal */
+export async function assertArithAgainstGo(arith: ArithClient): Promise<void> {
+  assert.equal((await arith.multiply({ A: 7, B: 6 })).value, 42);
+  const q = await arith.divide({ A: 17, B: 5 });
+  assert.deepEqual([q.Quo, q.Rem], [3, 2]);
+  await assert.rejects(
+    arith.divide({ A: 1, B: 0 }),
+    (e: unknown) => e instanceof RpcError && e.code === Code.UNKNOWN && e.rawMessage === "divide by zero",
+  );
 }

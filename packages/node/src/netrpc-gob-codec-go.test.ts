@@ -4,8 +4,10 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { decodeGob, GobEncoder, type GobType, GobTypes, isGobError } from "@petrel/protocol-gob";
-import { goAvailable, peerMissing } from "./jsonrpc-peers-fixture.js";
-import { buildGobPeer, runBytes } from "./netrpc-gob-peers-fixture.js";
+import { join } from "node:path";
+import { buildGoProgram, goAvailable } from "@petrel/testing";
+import { peerMissing } from "./jsonrpc-peers-fixture.js";
+import { GOB_PEER_DIR, runBytes } from "./netrpc-gob-peers-fixture.js";
 
 const noGo = peerMissing("a Go toolchain (Debian golang-go)", goAvailable());
 
@@ -91,7 +93,7 @@ const golden: [GobType, unknown, string][] = [
 describe("gob codec vs Go encoding/gob", { skip: noGo }, () => {
   let bin: string;
   before(async () => {
-    bin = await buildGobPeer("go-golden");
+    bin = await buildGoProgram(join(GOB_PEER_DIR, "go-golden"));
   });
 
   it("decodes Go's golden stream: every kind, recursive types, zero values, GobEncoder values", async () => {

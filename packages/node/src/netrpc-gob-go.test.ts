@@ -7,13 +7,21 @@ import { after, before, describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { Code, createClient, createRouter, Metadata, RpcError } from "@petrel/core";
 import { ArgsSchema, ArithService, arithImpl } from "./jsonrpc-arith-fixture.js";
-import { goAvailable, peerMissing, run, startServer, type PeerServer } from "./jsonrpc-peers-fixture.js";
-import { buildGobPeer } from "./netrpc-gob-peers-fixture.js";
+import { goAvailable } from "@petrel/testing";
+import {
+  type ArithClient,
+  assertArithAgainstGo,
+  assertGoClientCallsArith,
+  buildNetRpcPeer,
+  peerMissing,
+  type PeerServer,
+  run,
+  startNetRpcGoServer,
+} from "./jsonrpc-peers-fixture.js";
 import { createGobRpcServer, type GobRpcServer } from "./netrpc-gob-server.js";
 import { createGobRpcTransport } from "./netrpc-gob-transport.js";
 
 const noGo = peerMissing("a Go toolchain (Debian golang-go)", goAvailable());
-type ArithClient = Record<"multiply" | "divide", (req: { A: number; B: number }) => Promise<Record<string, number>>>;
 
 describe("Go rpc.Dial (gob) client -> Petrel net/rpc server", { skip: noGo }, () => {
   let server: GobRpcServer;
@@ -21,7 +29,7 @@ describe("Go rpc.Dial (gob) client -> Petrel net/rpc server", { skip: noGo }, ()
   let port: number;
   const handlerErrors: unknown[] = [];
   before(async () => {
-    bin = await buildGobPeer("go-client");
+    bin = await buildNetRpcPeer("go-client");
     const router = createRouter().service(ArithService, arithImpl);
     server = createGobRpcServer(router, { onHandlerError: (e) => handlerErrors.push(e) });
     port = (await server.listen()).port;
@@ -29,15 +37,7 @@ describe("Go rpc.Dial (gob) client -> Petrel net/rpc server", { skip: noGo }, ()
   after(() => server?.close());
 
   it("gets Multiply's answer, Divide's struct, errors as Go errors, and pipelined replies", async () => {
-    const out = JSON.parse(await run(bin, [`127.0.0.1:${port}`]));
-    assert.equal(out.multiply, 42);
-    assert.deepEqual(out.divide, { Quo: 3, Rem: 2 });
-    assert.equal(out.divZeroError, "[invalid_argument] divide by zero");
-    assert.equal(out.unknownError, "rpc: can't find method Arith.Nope");
-    assert.deepEqual(
-      out.squares,
-      Array.from({ length: 20 }, (_, i) => i * i),
-    );
+    await assertGoClientCallsArith("gob", port, /^rpc: can't find method Arith\.Nope$/);
   });
 
   it("closes a connection that sends bytes that are not gob, and keeps serving others", async () => {
@@ -57,7 +57,7 @@ describe("Go rpc.Dial (gob) client -> Petrel net/rpc server", { skip: noGo }, ()
       s.write(Uint8Array.of(0xfc, 0x7f, 0xff, 0xff, 0xff));
     });
     assert.ok(big);
-    const out = JSON.parse(await run(bin, [`127.0.0.1:${port}`]));
+    const out = JSON.parse(await run(bin, ["-codec=gob", `127.0.0.1:${port}`]));
     assert.equal(out.multiply, 42);
     assert.deepEqual(handlerErrors, []);
   });
@@ -65,7 +65,7 @@ describe("Go rpc.Dial (gob) client -> Petrel net/rpc server", { skip: noGo }, ()
 
 describe("protocol detection", { skip: noGo }, () => {
   it("recognises a Go gob client's first bytes (and not JSON, HTTP or TLS)", async () => {
-    const bin = await buildGobPeer("go-client");
+    const bin = await buildNetRpcPeer("go-client");
     let head: Buffer | undefined;
     const sniffer = createServer((s) => {
       s.once("data", (d: Buffer) => {
@@ -77,7 +77,7 @@ describe("protocol detection", { skip: noGo }, () => {
     await new Promise<void>((r) => sniffer.listen(0, "127.0.0.1", r));
     try {
       const { port } = sniffer.address() as { port: number };
-      await run(bin, [`127.0.0.1:${port}`]);
+      await run(bin, ["-codec=gob", `127.0.0.1:${port}`]);
     } finally {
       await new Promise((r) => sniffer.close(r));
     }
@@ -91,7 +91,7 @@ describe("protocol detection", { skip: noGo }, () => {
 describe("Petrel client (gob) -> Go rpc.ServeConn server", { skip: noGo }, () => {
   let peer: PeerServer;
   before(async () => {
-    peer = await startServer(await buildGobPeer("go-server"), []);
+    peer = await startNetRpcGoServer("gob");
   });
   after(() => peer?.close());
 
@@ -99,13 +99,7 @@ describe("Petrel client (gob) -> Go rpc.ServeConn server", { skip: noGo }, () =>
     const transport = createGobRpcTransport({ port: peer.port });
     try {
       const arith = createClient(ArithService, transport) as unknown as ArithClient;
-      assert.equal((await arith.multiply({ A: 7, B: 6 })).value, 42);
-      const q = await arith.divide({ A: 17, B: 5 });
-      assert.deepEqual([q.Quo, q.Rem], [3, 2]);
-      await assert.rejects(
-        arith.divide({ A: 1, B: 0 }),
-        (e: unknown) => e instanceof RpcError && e.code === Code.UNKNOWN && e.rawMessage === "divide by zero",
-      );
+      await assertArithAgainstGo(arith);
       // Go's server answers each connection's calls concurrently; Seq matches them up.
       const many = await Promise.all(Array.from({ length: 40 }, (_, i) => arith.multiply({ A: i, B: -2 })));
       assert.deepEqual(

@@ -1,10 +1,12 @@
-// A Go net/rpc/jsonrpc client (standard library only) that calls Arith on a Petrel server and
-// prints one JSON object with what it got, for packages/node/src/jsonrpc-go.test.ts.
-// Usage: go-client HOST:PORT
+// A Go net/rpc client (standard library only) that calls Arith on a Petrel server and prints one
+// JSON object with what it got, for packages/node/src/{jsonrpc,netrpc-gob}-go.test.ts.
+// Usage: go-client -codec=gob|json HOST:PORT
+// -codec=gob uses rpc.Dial (net/rpc's default gob codec), -codec=json jsonrpc.Dial (JSON-RPC 1.0).
 package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/rpc"
 	"net/rpc/jsonrpc"
@@ -19,8 +21,24 @@ type rpcCall struct {
 	reply int
 }
 
+func dial(codec, addr string) (*rpc.Client, error) {
+	switch codec {
+	case "gob":
+		return rpc.Dial("tcp", addr)
+	case "json":
+		return jsonrpc.Dial("tcp", addr)
+	}
+	return nil, fmt.Errorf("unknown -codec %q (want gob or json)", codec)
+}
+
 func main() {
-	client, err := jsonrpc.Dial("tcp", os.Args[1])
+	codec := flag.String("codec", "gob", "wire codec: gob or json")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: go-client -codec=gob|json HOST:PORT")
+		os.Exit(2)
+	}
+	client, err := dial(*codec, flag.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dial:", err)
 		os.Exit(1)
@@ -48,7 +66,8 @@ func main() {
 	if err := client.Call("Arith.Nope", Args{}, &none); err != nil {
 		out["unknownError"] = err.Error()
 	}
-	// Concurrent calls on one connection: replies may come back in any order; ids match them.
+	// Concurrent calls on one connection: replies may come back in any order; Seq (gob) or ids
+	// (JSON) match them.
 	calls := make([]*rpcCall, 20)
 	for i := range calls {
 		c := &rpcCall{}

@@ -1,12 +1,17 @@
-// A Go net/rpc server on the default gob codec (rpc.ServeConn) (standard library only) with the Arith service from
-// the net/rpc documentation. Prints its port on stdout, then serves until killed.
+// A Go net/rpc server (standard library only) with the Arith service from the net/rpc
+// documentation. Prints its port on stdout, then serves until killed.
+// Usage: go-server -codec=gob|json
+// -codec=gob uses rpc.ServeConn (net/rpc's default gob codec), -codec=json jsonrpc.ServeConn (JSON-RPC 1.0).
 package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/rpc"
+	"net/rpc/jsonrpc"
 	"os"
 )
 
@@ -29,6 +34,18 @@ func (t *Arith) Divide(args *Args, quo *Quotient) error {
 }
 
 func main() {
+	codec := flag.String("codec", "gob", "wire codec: gob or json")
+	flag.Parse()
+	var serveConn func(io.ReadWriteCloser)
+	switch *codec {
+	case "gob":
+		serveConn = rpc.ServeConn
+	case "json":
+		serveConn = jsonrpc.ServeConn
+	default:
+		fmt.Fprintf(os.Stderr, "unknown -codec %q (want gob or json)\n", *codec)
+		os.Exit(2)
+	}
 	if err := rpc.Register(new(Arith)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -44,6 +61,6 @@ func main() {
 		if err != nil {
 			return
 		}
-		go rpc.ServeConn(conn)
+		go serveConn(conn)
 	}
 }
