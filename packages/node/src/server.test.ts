@@ -16,6 +16,7 @@ import { createGrpcTransport } from "./grpc-transport.js";
 import type { HttpHandler } from "./http-handler.js";
 import { createNativeTransport } from "./native-transport.js";
 import { createPetrelServer, detectProtocol, type PetrelServer } from "./server.js";
+import type { Registrar } from "@petrel/discovery";
 
 const router = () => createRouter().service(TestService, createTestServiceImpl());
 
@@ -273,5 +274,52 @@ describe("one port with TLS beside cleartext", { skip: !haveOpenssl }, () => {
     assert.equal(JSON.parse(h2.body).v, "2.0");
     assert.equal(JSON.parse(h2.body).encrypted, true);
     assert.ok(server.detected.tls >= 3);
+  });
+});
+
+describe("registration in a service registry", () => {
+  it("registers once listening and deregisters first on close, while calls still drain", async () => {
+    const log: string[] = [];
+    let inFlight = 0;
+    const registrar: Registrar = {
+      async register(service, endpoint) {
+        log.push(`register ${service} ${endpoint.id} ${endpoint.protocols?.join(",")}`);
+        return {
+          service,
+          endpoint,
+          deregister: async () => {
+            log.push(`deregister ${service} with ${inFlight} call(s) in flight`);
+          },
+        };
+      },
+      close: async () => {},
+    };
+    const server = createPetrelServer({ router: router(), registry: { registrar, service: ["inventory", "inventory-v2"] } });
+    const { port } = await server.listen();
+    assert.deepEqual(log, [`register inventory 127.0.0.1:${port} petrel/1,grpc`, `register inventory-v2 127.0.0.1:${port} petrel/1,grpc`]);
+    const transport = createNativeTransport({ address: `127.0.0.1:${port}` });
+    const client = createClient(TestService, transport);
+    await client.echo({ text: "warm" });
+    inFlight = 1;
+    const slow = client.sleep({ sleepMs: 300 });
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = server.close({ graceMs: 5000 });
+    await slow; // the call in flight finishes during the drain
+    inFlight = 0;
+    await closing;
+    await transport.close();
+    assert.deepEqual(log.slice(2), ["deregister inventory with 1 call(s) in flight", "deregister inventory-v2 with 1 call(s) in flight"]);
+  });
+
+  it("fails the start, and stops listening, when registration fails", async () => {
+    const registrar: Registrar = {
+      register: async () => {
+        throw new Error("registry unreachable");
+      },
+      close: async () => {},
+    };
+    const server = createPetrelServer({ router: router(), registry: { registrar, service: "inventory" } });
+    await assert.rejects(server.listen(), /registry unreachable/);
+    await server.close({ graceMs: 100 });
   });
 });

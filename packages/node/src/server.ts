@@ -14,6 +14,7 @@ import type * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { Router } from "@petrel/core";
+import type { Endpoint, Registrar, Registration } from "@petrel/discovery";
 import { looksLikeGobRpc } from "@petrel/protocol-gob";
 import { createGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
 import type { GrpcServerTlsOptions } from "./grpc-tls.js";
@@ -44,6 +45,25 @@ export interface PetrelServerOptions {
    * `http/1.1` for HTTP/1.1; without ALPN the decrypted bytes are sniffed like a cleartext connection.
    */
   tls?: GrpcServerTlsOptions;
+  /**
+   * Register in a service registry once listening and deregister first thing on close(), so
+   * clients stop picking this instance before it drains. The endpoint's address is the bound
+   * `host:port` (or `advertise`), its protocols those this server serves.
+   */
+  registry?: {
+    registrar: Registrar;
+    /** Service name(s) to register under. */
+    service: string | readonly string[];
+    /** Instance id; default `host:port`. */
+    id?: string;
+    /** Address clients should dial when it differs from the bound one (e.g. bound to 0.0.0.0). */
+    advertise?: string;
+    weight?: number;
+    zone?: string;
+    version?: string;
+    metadata?: Record<string, string>;
+    ttlMs?: number;
+  };
   /** How long (ms) a new connection may take to send the bytes that identify its protocol. Default 10000. */
   detectTimeoutMs?: number;
   /** HTTP/1.1 `headersTimeout` and `requestTimeout` (ms) against slow-loris clients. Default 10000 / 60000. */
@@ -256,6 +276,7 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
     socket.on("error", onEnd);
   }
 
+  const registrations: Registration[] = [];
   const listener = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -264,8 +285,8 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
 
   return {
     detected,
-    listen({ port = 0, host = "127.0.0.1" } = {}) {
-      return new Promise((resolve, reject) => {
+    async listen({ port = 0, host = "127.0.0.1" } = {}) {
+      const bound = await new Promise<{ host: string; port: number }>((resolve, reject) => {
         listener.once("error", reject);
         listener.listen(port, host, () => {
           listener.off("error", reject);
@@ -274,8 +295,34 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
           resolve({ host: a.address, port: a.port });
         });
       });
+      const reg = options.registry;
+      if (reg !== undefined) {
+        const address = reg.advertise ?? (bound.host.includes(":") ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`);
+        const endpoint: Endpoint = {
+          id: reg.id ?? address,
+          address,
+          protocols: servedProtocols(options),
+          ...(reg.weight === undefined ? {} : { weight: reg.weight }),
+          ...(reg.zone === undefined ? {} : { zone: reg.zone }),
+          ...(reg.version === undefined ? {} : { version: reg.version }),
+          ...(reg.metadata === undefined ? {} : { metadata: reg.metadata }),
+        };
+        try {
+          for (const service of typeof reg.service === "string" ? [reg.service] : reg.service) {
+            registrations.push(await reg.registrar.register(service, endpoint, reg.ttlMs === undefined ? undefined : { ttlMs: reg.ttlMs }));
+          }
+        } catch (e) {
+          // Not registered means not reachable by name: fail the start rather than serve unseen.
+          await Promise.allSettled(registrations.splice(0).map((r) => r.deregister()));
+          await new Promise<void>((resolve) => listener.close(() => resolve()));
+          throw e;
+        }
+      }
+      return bound;
     },
     async close({ graceMs = 10_000 } = {}) {
+      // Leave the registry first: clients stop picking this instance while it drains.
+      await Promise.allSettled(registrations.splice(0).map((r) => r.deregister()));
       const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
       const grace = setTimeout(() => {
         for (const s of sockets) s.destroy();
@@ -295,4 +342,15 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
       }
     },
   };
+}
+
+/** What a server announces in the registry: the protocols it serves on its port. */
+function servedProtocols(options: PetrelServerOptions): string[] {
+  const out: string[] = [];
+  if (options.native !== false) out.push("petrel/1");
+  if (options.grpc !== false) out.push("grpc");
+  if ((options.http?.length ?? 0) > 0) out.push("http");
+  if (options.json !== undefined) out.push("jsonrpc/tcp");
+  if (options.gob !== undefined) out.push("netrpc/gob");
+  return out;
 }
