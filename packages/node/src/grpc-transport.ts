@@ -12,7 +12,7 @@ import {
   type UnaryResponse,
   messageCompressionHint,
 } from "@petrel/core";
-import type { ClosableTransport } from "@petrel/protocol-native";
+import type { ConnectableTransport } from "@petrel/protocol-native";
 import {
   IDENTITY_ENCODING,
   encodeGrpcTimeout,
@@ -84,8 +84,9 @@ const USER_AGENT = "petrel-node/0.1";
 /**
  * A gRPC client over HTTP/2 (h2c): one session per endpoint shared by every call, reconnected on
  * the next call after it is lost. Interchangeable with `createNativeTransport` under `createClient`.
+ * `connect()` opens the session ahead of calls (resolves on the HTTP/2 handshake, rejects with UNAVAILABLE).
  */
-export function createGrpcTransport(options: GrpcTransportOptions): ClosableTransport {
+export function createGrpcTransport(options: GrpcTransportOptions): ConnectableTransport {
   const codecs = options.codecs ?? createDefaultCodecRegistry();
   const maxRecv = options.maxReceiveMessageSize ?? 4 * 1024 * 1024;
   const maxSend = options.maxSendMessageSize ?? 0x7fff_ffff;
@@ -303,6 +304,29 @@ export function createGrpcTransport(options: GrpcTransportOptions): ClosableTran
       });
       void call.pumpRequests(req.message as AsyncIterable<MessageShape<DescMessage>>, maxSend, compression);
       return p;
+    },
+
+    connect() {
+      let s: http2.ClientHttp2Session;
+      try {
+        s = getSession();
+      } catch (e) {
+        return Promise.reject(RpcError.from(e, Code.UNAVAILABLE));
+      }
+      if (!s.connecting) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const done = (err?: Error) => {
+          s.off("connect", onConnect);
+          s.off("error", done);
+          s.off("close", done);
+          if (err === undefined && !s.destroyed && !s.closed) resolve();
+          else reject(new RpcError(Code.UNAVAILABLE, `cannot connect to ${options.baseUrl}: ${err?.message ?? "session closed"}`));
+        };
+        const onConnect = () => done();
+        s.once("connect", onConnect);
+        s.once("error", done);
+        s.once("close", done);
+      });
     },
 
     async close() {

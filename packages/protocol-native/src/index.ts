@@ -22,4 +22,9 @@ export { StreamTable } from "./stream-table.js";
 export { ConnectionBase, type ConnectionOptions } from "./connection-base.js";
 export { ServerConnection, type ServerConnectionOptions } from "./server-connection.js";
 export { ClientConnection, type ClientConnectionListener } from "./client-connection.js";
-export { createNativeClientTransport, type ClosableTransport, type NativeTransportOptions } from "./native-transport.js";
+export {
+  createNativeClientTransport,
+  type ClosableTransport,
+  type ConnectableTransport,
+  type NativeTransportOptions,
+} from "./native-transport.js";

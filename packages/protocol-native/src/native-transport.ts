@@ -40,6 +40,15 @@ export interface ClosableTransport extends Transport {
   close(): Promise<void>;
 }
 
+/** A transport that can also be told to connect ahead of calls (what `@petrel/channel` uses for CONNECTING -> READY). */
+export interface ConnectableTransport extends ClosableTransport {
+  /**
+   * Connects now if no connection is ready; resolves once one is ready, rejects with an UNAVAILABLE
+   * RpcError when connecting fails (or at once while the address is in transient failure).
+   */
+  connect(): Promise<void>;
+}
+
 type SlotState = "idle" | "connecting" | "ready" | "transient_failure";
 
 /** One pooled connection and its connectivity state (gRPC's idle/connecting/ready/transient-failure). */
@@ -57,7 +66,7 @@ interface Slot {
  * reconnect with exponential backoff and jitter, and fail-fast UNAVAILABLE while the address is
  * in transient failure (as gRPC does for calls without wait-for-ready).
  */
-export function createNativeClientTransport(options: NativeTransportOptions): ClosableTransport {
+export function createNativeClientTransport(options: NativeTransportOptions): ConnectableTransport {
   const clock = options.clock ?? systemClock;
   const codecs = options.codecs ?? createDefaultCodecRegistry();
   const connOptions = {
@@ -184,6 +193,9 @@ export function createNativeClientTransport(options: NativeTransportOptions): Cl
     ): Promise<StreamResponse<O>> {
       const conn = await pick();
       return (await conn.stream(req as StreamRequest)) as StreamResponse<O>;
+    },
+    async connect() {
+      await pick();
     },
     close() {
       if (!closed) closed = true;
