@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
+import { parseDemoArgs } from "./demo-args.js";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -41,6 +42,7 @@ describe("npm run demo", () => {
       "(f) deadline",
       "(g) metadata",
       "shutdown",
+      "(h) a cluster",
     ];
     let at = -1;
     for (const s of sections) {
@@ -79,7 +81,23 @@ describe("npm run demo", () => {
     // Clean shutdown, nothing on stderr.
     assert.match(stdout, /client transport closed\n server closed gracefully/);
     assert.equal(stderr.replace(/^npm warn.*\n/gm, ""), "", `stderr${context}`);
+    // (h) three instances in the embedded registry, one killed, the client keeps succeeding; the
+    // demo's last line is the summary (issue 5).
+    assert.match(stdout, /registry: embedded/);
+    for (const i of [1, 2, 3]) assert.match(stdout, new RegExp(`inventory-${i}: +\\d+ +\\(\\d+ before the kill`));
+    const lines = stdout.trimEnd().split("\n");
+    assert.match(lines[lines.length - 1] as string, /^summary: \d+ ok, 0 failed$/, context);
     // Human-readable: short lines.
     for (const line of stdout.split("\n")) assert.ok(line.length <= 120, `line too long: ${line}`);
+  });
+});
+
+describe("demo arguments", () => {
+  it("takes --registry and --chaos, and refuses anything else clearly", () => {
+    assert.deepEqual(parseDemoArgs([]), { registry: undefined, chaos: false });
+    assert.deepEqual(parseDemoArgs(["--registry=etcd://127.0.0.1:2379"]), { registry: "etcd://127.0.0.1:2379", chaos: false });
+    assert.deepEqual(parseDemoArgs(["--registry=zk://127.0.0.1:2181/", "--chaos"]), { registry: "zk://127.0.0.1:2181", chaos: true });
+    assert.throws(() => parseDemoArgs(["--registry=http://x"]), /--registry must look like/);
+    assert.throws(() => parseDemoArgs(["--fast"]), /unknown argument "--fast"/);
   });
 });

@@ -14,6 +14,7 @@ import {
   type RestockRequestSchema,
 } from "./gen/petrel/examples/inventory/v1/inventory_pb.js";
 import { DEMO_DELAY_HEADER, SERVED_BY_HEADER, STOCK_VERSION_TRAILER } from "./inventory-service.js";
+import { parseDemoArgs } from "./demo-args.js";
 import { startInventoryServer } from "./server.js";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -74,6 +75,22 @@ const logCalls: Interceptor = (next) => async (req) => {
 };
 
 async function main(): Promise<void> {
+  const args = parseDemoArgs(process.argv.slice(2));
+  if (args.chaos) {
+    // The chaos scenario alone: three instances, one failing then recovering, one 20x slower;
+    // resilience on, then off for comparison. Its last line is the summary.
+    out("Petrel chaos demo");
+    const { runChaosDemo } = await import("./chaos.js");
+    await runChaosDemo({ out });
+    return;
+  }
+  await walkthrough();
+  heading("(h) a cluster: instances found through a registry, balanced by the client");
+  const { runClusterDemo } = await import("./cluster-demo.js");
+  await runClusterDemo({ registry: args.registry, out });
+}
+
+async function walkthrough(): Promise<void> {
   const demoStart = performance.now();
   const server = await startInventoryServer({ port: 0, host: "127.0.0.1", servedBy: "inventory-demo-1" });
   out("Petrel inventory demo");
@@ -228,14 +245,14 @@ async function main(): Promise<void> {
     await server.close({ graceMs: 2000 });
     out(" server closed gracefully");
   }
-  out(`\ndone in ${ms(demoStart)}`);
+  out(`\nwalkthrough done in ${ms(demoStart)}`);
 }
 
 // A safety net: the demo must end by itself; if something keeps it alive, say so and fail.
 setTimeout(() => {
-  process.stderr.write("demo: still running after 30 s, giving up\n");
+  process.stderr.write("demo: still running after 90 s, giving up\n");
   process.exit(2);
-}, 30_000).unref();
+}, 90_000).unref();
 
 main().then(
   () => {

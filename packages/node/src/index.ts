@@ -66,3 +66,4 @@ export {
   type GobRpcSocketOptions,
 } from "./netrpc-gob-server.js";
 export { createGobRpcTransport, type GobRpcTransport, type GobRpcTransportOptions } from "./netrpc-gob-transport.js";
+export { createNodeChannel, registerNodeResolvers, type NodeChannelOptions, type NodeChannelProtocol } from "./node-channel.js";
