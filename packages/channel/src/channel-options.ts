@@ -41,6 +41,15 @@ export interface ChannelOptions {
    * not application answers such as NOT_FOUND or a CANCELLED by the caller.
    */
   failureCodes?: readonly Code[];
+  /**
+   * Keeps endpoints out of the picker while it returns false (e.g. an open circuit breaker:
+   * `(id) => !breakers.isOpen(id)`). Consulted for every pickable endpoint whenever a picker is
+   * built, never per call, so `pick()` stays a plain snapshot read; call `channel.refreshPicker()`
+   * when its answer may have changed (a breaker state event, a timer). If it would leave no
+   * endpoint, it is ignored for that picker (Envoy's panic mode): calls then reach an endpoint and
+   * fail or succeed there instead of queueing. A throwing gate counts as `true`. Default: none.
+   */
+  endpointGate?: (endpointId: string) => boolean;
   /** Time source for backoff, deadlines of queued calls and ejections. Default the system clock. */
   clock?: Clock;
   /** Uniform in [0, 1) for jitter, pickers and enforcement. Default `Math.random`. */
@@ -60,6 +69,7 @@ export interface ChannelConfig {
   eagerConnect: boolean;
   waitForReady: boolean;
   failureCodes: ReadonlySet<Code>;
+  endpointGate: ((endpointId: string) => boolean) | undefined;
   clock: Clock;
   random: () => number;
 }
@@ -83,6 +93,9 @@ export function validateChannelOptions(o: ChannelOptions): ChannelConfig {
   }
   const hs = o.healthCheck?.service ?? "";
   if (typeof hs !== "string") throw new TypeError("createChannel: healthCheck.service must be a string");
+  if (o.endpointGate !== undefined && typeof o.endpointGate !== "function") {
+    throw new TypeError("createChannel: endpointGate must be a function");
+  }
   const random = o.random ?? Math.random;
   if (typeof random !== "function") throw new TypeError("createChannel: random must be a function");
   return {
@@ -97,6 +110,7 @@ export function validateChannelOptions(o: ChannelOptions): ChannelConfig {
     eagerConnect: o.eagerConnect === true,
     waitForReady: o.waitForReady === true,
     failureCodes: new Set(o.failureCodes ?? DEFAULT_FAILURE_CODES),
+    endpointGate: o.endpointGate,
     clock: o.clock ?? systemClock,
     random,
   };

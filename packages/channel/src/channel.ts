@@ -35,6 +35,11 @@ export interface Channel extends Transport {
   subchannels(): SubchannelSnapshot[];
   /** Subscribes to events; returns the unsubscribe function. Listener errors are swallowed. */
   onEvent(listener: (event: ChannelEvent) => void): () => void;
+  /**
+   * Re-evaluates `endpointGate` and publishes a new picker if the pickable set changed. Cheap when
+   * nothing changed; call it whenever the gate's answer may have changed.
+   */
+  refreshPicker(): void;
   /** Leaves IDLE now (connects every endpoint) instead of on the first call. */
   connect(): void;
   /** Stops resolving, fails queued calls with UNAVAILABLE, lets calls in flight finish, closes every transport. */
@@ -146,6 +151,10 @@ class ChannelImpl implements Channel, SubchannelHost {
     return () => this.#listeners.delete(listener);
   }
 
+  refreshPicker(): void {
+    this.#rebuild();
+  }
+
   connect(): void {
     if (this.#closed || this.#active) return;
     this.#active = true;
@@ -237,8 +246,14 @@ class ChannelImpl implements Channel, SubchannelHost {
   /** Builds a new picker when the pickable set (or an endpoint in it) changed; then serves the queue. */
   #rebuild(force = false): void {
     if (this.#closed) return;
-    const ready = [];
+    let ready = [];
     for (const s of this.#subs.values()) if (s.pickable) ready.push(s.info);
+    const gate = this.#c.endpointGate;
+    if (gate !== undefined && ready.length > 0) {
+      const open = ready.filter((i) => gatePasses(gate, i.endpoint.id));
+      // Panic mode: gating every endpoint would queue every call; better let them try.
+      if (open.length > 0) ready = open;
+    }
     const key = ready.map((i) => `${i.endpoint.id}@${safeJson(i.endpoint)}`).join("|");
     if (!force && key === this.#readyKey) return;
     const changed = key !== this.#readyKey;
@@ -463,6 +478,14 @@ class ChannelImpl implements Channel, SubchannelHost {
         // Observers must not break the channel.
       }
     }
+  }
+}
+
+function gatePasses(gate: (id: string) => boolean, id: string): boolean {
+  try {
+    return gate(id) !== false;
+  } catch {
+    return true;
   }
 }
 

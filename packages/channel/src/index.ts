@@ -12,3 +12,9 @@ export type { ChannelTransport, ConnectivityState, HealthState } from "./subchan
 export type { ConnectBackoffOptions } from "./connect-backoff.js";
 export type { OutlierDetectionOptions, SuccessRateEjectionOptions } from "./outlier-detection.js";
 export { AVOID_HEADER, WAIT_FOR_READY_HEADER, avoidEndpoints, pickedEndpoint } from "./pick-hints.js";
+export {
+  createEndpointHintInterceptor,
+  createResilientChannel,
+  type ResilientChannel,
+  type ResilientChannelOptions,
+} from "./channel-resilience.js";

@@ -91,13 +91,13 @@ export function noteAttemptEndpoint(req: AnyRequest, endpoint: string): void {
 }
 
 /**
- * A copy of `req` for one attempt: its own header (downstream interceptors may change it), its own
- * signal, and the attempt hint. `grpc-previous-rpc-attempts` is set from the second attempt on.
+ * A copy of `req` for one attempt: its own header (downstream interceptors may change it), the
+ * given signal (hedging: one per attempt; retries: the caller's), and the attempt hint. `grpc-previous-rpc-attempts` is set from the second attempt on.
  * @internal
  */
 export function attemptRequest<R extends AnyRequest>(
   req: R,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   info: AttemptInfo,
   message: R["message"] = req.message,
 ): R {

@@ -15,8 +15,12 @@
  * - Every attempt shares the call's deadline (never reset) and its cancellation; a retry whose
  *   delay would end past the deadline is not made, and the last error is returned. Cancelling
  *   the call during a backoff ends the wait at once with CANCELLED.
- * - Each attempt is a copy of the request with its own header, its own AbortSignal (aborted when
- *   the attempt is abandoned) and an {@link AttemptInfo} for the balancer.
+ * - Each attempt is a copy of the request with its own header and an {@link AttemptInfo} for the
+ *   balancer. It carries the caller's own AbortSignal: a retry never abandons an attempt that is
+ *   still running (the next one starts only after it failed), so a per-attempt AbortController
+ *   would only add cost — on Node an AbortController plus the transport's abort listener halves
+ *   unary throughput (bench/src/micro/resilience-overhead.ts). Hedging does abandon attempts and
+ *   keeps one controller per attempt.
  */
 import { type AnyFn, type AnyRequest, type Code, type Interceptor, RpcError, type StreamRequest, type StreamResponse } from "@petrel/core";
 import { ExponentialBackoff, validateBackoffOptions } from "./backoff.js";
@@ -124,11 +128,16 @@ class CallState {
   policyAttempts = 0;
   transparentLeft: number;
   readonly endpoints: string[] = [];
-  readonly backoff: ExponentialBackoff;
+  #backoff: ExponentialBackoff | undefined;
 
   constructor(readonly f: Filled) {
     this.transparentLeft = f.maxTransparent;
-    this.backoff = new ExponentialBackoff({ ...f.policy, random: f.random });
+  }
+
+  /** Created on the first retry: most calls never need one. */
+  get backoff(): ExponentialBackoff {
+    this.#backoff ??= new ExponentialBackoff({ ...this.f.policy, random: this.f.random });
+    return this.#backoff;
   }
 }
 
@@ -178,19 +187,6 @@ function decide(s: CallState, req: AnyRequest, err: RpcError, committed: boolean
   return { t: "retry", delay };
 }
 
-/** A controller for one attempt, aborted with the caller's reason when the call is cancelled. */
-function linkAttempt(outer: AbortSignal | undefined): { ac: AbortController; unlink: () => void } {
-  const ac = new AbortController();
-  if (outer === undefined) return { ac, unlink: () => {} };
-  if (outer.aborted) {
-    ac.abort(outer.reason);
-    return { ac, unlink: () => {} };
-  }
-  const onAbort = () => ac.abort(outer.reason);
-  outer.addEventListener("abort", onAbort, { once: true });
-  return { ac, unlink: () => outer.removeEventListener("abort", onAbort) };
-}
-
 async function retryCall(f: Filled, next: AnyFn, req: AnyRequest, replay: ReplayInput<unknown> | undefined) {
   const s = new CallState(f);
   for (;;) {
@@ -200,27 +196,22 @@ async function retryCall(f: Filled, next: AnyFn, req: AnyRequest, replay: Replay
       transparent: s.transparentLeft < f.maxTransparent && s.attempt > 1,
       previousEndpoints: s.endpoints,
     };
-    const { ac, unlink } = linkAttempt(req.signal);
-    const areq = attemptRequest(req, ac.signal, info, replay === undefined ? req.message : (replay.attempt() as StreamRequest["message"]));
+    const areq = attemptRequest(req, req.signal, info, replay === undefined ? req.message : (replay.attempt() as StreamRequest["message"]));
     let committed = false;
     try {
       const res = await next(areq);
       if (replay === undefined) {
-        unlink();
         f.throttle?.onSuccess();
         return res;
       }
       committed = replay.overflowed;
-      const out = await commitStream(res as StreamResponse, replay, unlink);
+      const out = await commitStream(res as StreamResponse, replay);
       f.throttle?.onSuccess();
       return out;
     } catch (e) {
-      unlink();
       const err = RpcError.from(e);
       if (replay !== undefined) committed = committed || replay.overflowed;
       else committed = hasMark(err, COMMITTED);
-      // The attempt is over: let the transport release it (a no-op for a finished call).
-      ac.abort(err);
       const d = decide(s, req, err, committed);
       if (d.t === "fail") {
         replay?.close();
@@ -242,7 +233,7 @@ async function retryCall(f: Filled, next: AnyFn, req: AnyRequest, replay: Replay
  * Waits for the first response message (or the clean end) of a stream attempt: from then on the
  * call is committed to it. A failure before that is thrown, so the attempt can be retried.
  */
-async function commitStream(res: StreamResponse, replay: ReplayInput<unknown>, unlink: () => void): Promise<StreamResponse> {
+async function commitStream(res: StreamResponse, replay: ReplayInput<unknown>): Promise<StreamResponse> {
   const it = res.message[Symbol.asyncIterator]();
   const first = await it.next();
   replay.commit();
@@ -256,7 +247,6 @@ async function commitStream(res: StreamResponse, replay: ReplayInput<unknown>, u
         yield r.value;
       }
     } finally {
-      unlink();
       // Stopped early: tell the attempt's iterator (the transport cancels the call).
       void it.return?.()?.catch(() => {});
     }
