@@ -92,6 +92,22 @@ describe("npm run demo", () => {
   });
 });
 
+describe("npm run demo -- --chaos", () => {
+  it("runs the chaos scenario, resilience on then off, and ends with the summary line", { timeout: 150_000 }, async () => {
+    const { code, stdout, stderr } = await run(["examples/inventory/src/demo.ts", "--chaos"], 150_000);
+    const context = `\n--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
+    assert.equal(code, 0, `exit code${context}`);
+    assert.match(stdout, /resilience ON/);
+    assert.match(stdout, /resilience OFF/);
+    const lines = stdout.trimEnd().split("\n");
+    const m = /^summary: (\d+) ok, (\d+) failed, breaker opened (\d+) times, closed (\d+) times$/.exec(lines[lines.length - 1] as string);
+    assert.ok(m !== null, `last line${context}`);
+    const [ok, failed, opened, closed] = m.slice(1).map(Number) as [number, number, number, number];
+    assert.ok(ok / (ok + failed) >= 0.999, `success ratio${context}`);
+    assert.ok(opened >= 1 && closed >= 1, `breaker opened and closed${context}`);
+  });
+});
+
 describe("demo arguments", () => {
   it("takes --registry and --chaos, and refuses anything else clearly", () => {
     assert.deepEqual(parseDemoArgs([]), { registry: undefined, chaos: false });
