@@ -86,3 +86,19 @@ export function toWireError(reason: unknown): RpcError {
   if (reason instanceof RpcError) return reason;
   return new RpcError(Code.INTERNAL, "internal error", { cause: reason });
 }
+
+/**
+ * Marks a transport sets on an `RpcError` for retry policies (gRFC A6), as `Symbol.for` keys so
+ * every copy of the packages agrees: UNPROCESSED — the server application never saw the call
+ * (REFUSED_STREAM, a GOAWAY before the stream, a refused connection), so it is safe to retry even
+ * a non-idempotent call; COMMITTED — the server had already sent response headers, so a retry
+ * policy must not retry it.
+ */
+export const UNPROCESSED: unique symbol = Symbol.for("petrel.rpc.unprocessed") as never;
+export const COMMITTED: unique symbol = Symbol.for("petrel.rpc.committed") as never;
+
+/** Sets a retry mark on an error and returns it. */
+export function markRpcError<E extends object>(err: E, mark: typeof UNPROCESSED | typeof COMMITTED): E {
+  (err as Record<symbol, unknown>)[mark] = true;
+  return err;
+}

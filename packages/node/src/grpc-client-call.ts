@@ -4,6 +4,9 @@
 import * as http2 from "node:http2";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
+  COMMITTED,
+  markRpcError,
+  UNPROCESSED,
   AsyncQueue,
   Code,
   Metadata,
@@ -402,6 +405,8 @@ export class GrpcClientCall implements InflaterHooks {
   }
 
   onError(e: Error): void {
+    // A refused stream also errors; resetError() names it (and marks it unprocessed).
+    if (this.stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return;
     this.localError ??= new RpcError(Code.UNAVAILABLE, `grpc: ${e.message}`);
   }
 
@@ -470,7 +475,11 @@ export class GrpcClientCall implements InflaterHooks {
       return new RpcError(Code.UNAVAILABLE, "grpc: connection lost before the call finished");
     }
     if (rst === http2.constants.NGHTTP2_REFUSED_STREAM) {
-      return new RpcError(Code.UNAVAILABLE, "grpc: the server refused the stream (REFUSED_STREAM); the call was not processed");
+      // Never processed: a retry policy may retry it transparently (gRFC A6).
+      return markRpcError(
+        new RpcError(Code.UNAVAILABLE, "grpc: the server refused the stream (REFUSED_STREAM); the call was not processed"),
+        UNPROCESSED,
+      );
     }
     return new RpcError(codeFromRst(rst), `grpc: stream reset by the server (code ${rst})`);
   }
@@ -489,7 +498,12 @@ export class GrpcClientCall implements InflaterHooks {
       else this.reject?.(err);
       return;
     }
-    if (err !== undefined) return this.reject?.(err);
+    if (err !== undefined) {
+      // Response headers came before the failure (not Trailers-Only): the call is committed and
+      // must not be retried (gRFC A6).
+      if (this.header !== undefined) markRpcError(err, COMMITTED);
+      return this.reject?.(err);
+    }
     const t = trailer ?? new Metadata();
     if (this.messageCount !== 1) {
       return this.reject?.(

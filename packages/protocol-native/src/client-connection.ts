@@ -1,5 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
+  markRpcError,
+  UNPROCESSED,
   AsyncQueue,
   Code,
   Metadata,
@@ -132,7 +134,10 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     if (g.errorCode !== ErrorCode.NO_ERROR) {
       this.closeError = new RpcError(statusForGoAway(g.errorCode), `server closed the connection: ${g.debug || `GOAWAY ${g.errorCode}`}`);
     }
-    const refused = new RpcError(Code.UNAVAILABLE, "server is going away; call was not processed (safe to retry)");
+    const refused = markRpcError(
+      new RpcError(Code.UNAVAILABLE, "server is going away; call was not processed (safe to retry)"),
+      UNPROCESSED,
+    );
     this.streams.forEach((s) => {
       if (s.id > g.lastStreamId) this.failStream(s, refused, false);
     });
@@ -328,6 +333,9 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
               // Undecodable details are dropped; the status itself still stands.
             }
           }
+          // Never marked COMMITTED: a petrel/1 server writes a unary answer (headers, message,
+          // trailers) in one flush, so a unary error is like gRPC's Trailers-Only; streaming
+          // calls commit at their first message, which retry policies see themselves.
           this.failStream(s, new RpcError(t.code as Code, t.message, { details, metadata: trailer }), false);
         }
         return;
