@@ -1,12 +1,12 @@
 // Micro-benchmark (not a test): what retry + circuit breaker + concurrency limiter cost per unary
 // call when nothing fails. One server and two clients over loopback TCP (petrel/1), each client on
-// its own connection: "plain" (no interceptors) and "resilient" (the service config's retry chain
+// its own connection: "plain" (no interceptors) and "resilient" (the service config's retry policy
 // with retry throttling, a per-method circuit breaker, a client bulkhead that never binds).
 // Rounds alternate the order (ABBA) so drift (JIT, GC, thermal) hits both alike.
 // Default: server and clients in ONE process (call-cost.ts style; the denominator is the whole
 // call, both sides, on one thread). `--split`: the server in a child process, as in production
 // (client and server each on their own core; the figure is then the client's throughput).
-// `node --import tsx bench/src/micro/resilience-overhead.ts [inflight=32] [seconds-per-run=2] [rounds=4] [--split]`
+// `node --import tsx bench/src/micro/resilience-overhead.ts [inflight=32] [seconds-per-run=2] [rounds=4] [--split] [--composed]`
 import { spawn } from "node:child_process";
 import { create } from "@bufbuild/protobuf";
 import { type Interceptor, createClient, createRouter } from "@petrel/core";
@@ -22,6 +22,7 @@ import { EchoRequestSchema, EchoService } from "../gen/echo_pb.js";
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const split = process.argv.includes("--split");
+const composed = process.argv.includes("--composed");
 const inflight = Number(args[0] ?? 32);
 const seconds = Number(args[1] ?? 2);
 const rounds = Number(args[2] ?? 4);
@@ -69,29 +70,31 @@ async function main(): Promise<void> {
   const plainTransport = createNativeTransport({ address: `127.0.0.1:${port}` });
   const resilientTransport = createNativeTransport({ address: `127.0.0.1:${port}` });
 
-  const serviceConfig = {
-    methodConfig: [
-      {
-        name: [{ service: "petrel.bench.v1.EchoService" }],
-        retryPolicy: {
-          maxAttempts: 3,
-          initialBackoff: "0.01s",
-          maxBackoff: "0.1s",
-          backoffMultiplier: 2,
-          retryableStatusCodes: ["UNAVAILABLE"],
-        },
-      },
-    ],
-    retryThrottling: { maxTokens: 100, tokenRatio: 0.1 },
+  const method = {
+    name: [{ service: "petrel.bench.v1.EchoService" }],
+    retryPolicy: {
+      maxAttempts: 3,
+      initialBackoff: "0.01s",
+      maxBackoff: "0.1s",
+      backoffMultiplier: 2,
+      retryableStatusCodes: ["UNAVAILABLE"],
+    },
   };
-  const interceptors: Interceptor[] = [
-    // Outermost: the limiter bounds calls in flight, retries included.
-    createConcurrencyLimitClientInterceptor(createBulkhead({ maxConcurrent: inflight * 2 })),
-    // Retries (A6, with retry throttling) from the service config; deadline propagation left out.
-    ...createResilienceInterceptors(serviceConfig, { deadline: false }),
-    // Per attempt: the breaker sees every attempt's outcome.
-    createCircuitBreakerInterceptor(createBreakerRegistry({})),
-  ];
+  const retryThrottling = { maxTokens: 100, tokenRatio: 0.1 };
+  // Per attempt: the breaker sees every attempt's outcome (resilience4j defaults).
+  const serviceConfig = { methodConfig: [{ ...method, circuitBreaker: {} }], retryThrottling };
+  // Retries (A6, with retry throttling), the per-method breaker and, outermost, a client bulkhead
+  // that bounds calls in flight (retries included) — all from one service config, so the method
+  // gets the fused interceptor (packages/resilience/src/retry-fused.ts). Deadline propagation is
+  // left out. `--composed` stacks the three separate interceptors instead, for comparison.
+  const bulkhead = createBulkhead({ maxConcurrent: inflight * 2 });
+  const interceptors: Interceptor[] = composed
+    ? [
+        createConcurrencyLimitClientInterceptor(bulkhead),
+        ...createResilienceInterceptors({ methodConfig: [method], retryThrottling }, { deadline: false }),
+        createCircuitBreakerInterceptor(createBreakerRegistry({})),
+      ]
+    : createResilienceInterceptors(serviceConfig, { deadline: false, limiter: bulkhead });
   const plain = createClient(EchoService, plainTransport);
   const resilient = createClient(EchoService, resilientTransport, { interceptors });
   const msg = create(EchoRequestSchema, {
@@ -148,5 +151,7 @@ async function main(): Promise<void> {
   await plainTransport.close();
   await resilientTransport.close();
   await server.close();
-  console.log(`mode: ${split ? "server in a child process (--split)" : "server and clients in one process"}`);
+  console.log(
+    `mode: ${split ? "server in a child process (--split)" : "server and clients in one process"}, ${composed ? "three composed interceptors (--composed)" : "fused interceptor"}`,
+  );
 }

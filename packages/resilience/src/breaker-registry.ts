@@ -98,7 +98,7 @@ export function createCircuitBreakerInterceptor(registry: BreakerRegistry, optio
     try {
       res = await next(req);
     } catch (e) {
-      settle(breaker, e, clock.now() - start);
+      settleBreaker(breaker, e, clock.now() - start);
       throw e;
     }
     if (!res.stream) {
@@ -109,7 +109,8 @@ export function createCircuitBreakerInterceptor(registry: BreakerRegistry, optio
   };
 }
 
-function settle(breaker: CircuitBreaker, e: unknown, ms: number): void {
+/** Records a failed call on a breaker (CANCELLED gives the permit back instead). @internal */
+export function settleBreaker(breaker: CircuitBreaker, e: unknown, ms: number): void {
   const code = e instanceof RpcError ? e.code : Code.UNKNOWN;
   if (code === Code.CANCELLED) breaker.releasePermission();
   else breaker.onResult(!breaker.isFailure(code), ms);
@@ -123,7 +124,7 @@ async function* watchStream(res: StreamResponse, breaker: CircuitBreaker, clock:
     breaker.onResult(true, clock.now() - start);
   } catch (e) {
     settled = true;
-    settle(breaker, e, clock.now() - start);
+    settleBreaker(breaker, e, clock.now() - start);
     throw e;
   } finally {
     // The consumer stopped early (break/return): no outcome to record.

@@ -197,7 +197,25 @@ export class CircuitBreaker {
     // OPEN: a call permitted before the breaker opened; resilience4j records it, but it cannot
     // change anything until the window is reset on the way back to CLOSED.
     if (s.t === "open") return;
-    const [calls, fails, slows] = this.record(!ok, slow);
+    // Count window: running totals, no allocation; time window: one clock read for add and totals.
+    let calls: number;
+    let fails: number;
+    let slows: number;
+    if (this.ring !== undefined) {
+      this.recordRing(!ok, slow);
+      calls = this.ringLen;
+      fails = this.ringFail;
+      slows = this.ringSlow;
+    } else {
+      const b = this.buckets as BucketCounters;
+      const now = this.clock.now();
+      b.add(now, CALLS);
+      if (!ok) b.add(now, FAIL);
+      if (slow) b.add(now, SLOW);
+      calls = b.total(now, CALLS);
+      fails = b.total(now, FAIL);
+      slows = b.total(now, SLOW);
+    }
     if (calls < this.config.minimumNumberOfCalls) return;
     const fr = (fails * 100) / calls;
     const sr = (slows * 100) / calls;
@@ -248,27 +266,18 @@ export class CircuitBreaker {
     this.onEvent?.({ type: "state_change", name: this.name, from, to: to.t, failureRate, slowCallRate });
   }
 
-  private record(failed: boolean, slow: boolean): [number, number, number] {
-    const ring = this.ring;
-    if (ring !== undefined) {
-      const old = ring[this.ringPos];
-      if (this.ringLen === ring.length) {
-        this.ringFail -= old & 1;
-        this.ringSlow -= old >> 1;
-      } else this.ringLen++;
-      const bits = (failed ? 1 : 0) | (slow ? 2 : 0);
-      ring[this.ringPos] = bits;
-      this.ringPos = (this.ringPos + 1) % ring.length;
-      this.ringFail += bits & 1;
-      this.ringSlow += bits >> 1;
-      return [this.ringLen, this.ringFail, this.ringSlow];
-    }
-    const b = this.buckets as BucketCounters;
-    const now = this.clock.now();
-    b.add(now, CALLS);
-    if (failed) b.add(now, FAIL);
-    if (slow) b.add(now, SLOW);
-    return this.totals();
+  private recordRing(failed: boolean, slow: boolean): void {
+    const ring = this.ring as Uint8Array;
+    const old = ring[this.ringPos] as number;
+    if (this.ringLen === ring.length) {
+      this.ringFail -= old & 1;
+      this.ringSlow -= old >> 1;
+    } else this.ringLen++;
+    const bits = (failed ? 1 : 0) | (slow ? 2 : 0);
+    ring[this.ringPos] = bits;
+    this.ringPos = this.ringPos + 1 === ring.length ? 0 : this.ringPos + 1;
+    this.ringFail += bits & 1;
+    this.ringSlow += bits >> 1;
   }
 
   private totals(): [number, number, number] {

@@ -68,7 +68,8 @@ export function createConcurrencyLimitClientInterceptor(limiter: ConcurrencyLimi
   };
 }
 
-function outcomeOf(e: unknown): PermitOutcome {
+/** The permit outcome of a failed call. @internal */
+export function outcomeOf(e: unknown): PermitOutcome {
   const code = e instanceof RpcError ? e.code : Code.UNKNOWN;
   if (code === Code.CANCELLED) return "ignore";
   if (code === Code.DEADLINE_EXCEEDED || code === Code.RESOURCE_EXHAUSTED) return "dropped";

@@ -90,24 +90,24 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
   let inFlight = 0;
   const queue: Waiter[] = [];
 
-  const permit = (): Permit => {
-    let released = false;
-    return {
-      release() {
-        if (released) return;
-        released = true;
-        // Hand the slot straight to the first waiter: it never drops to `max - 1`, so a caller
-        // arriving now cannot jump the queue.
-        const w = queue.shift();
-        if (w === undefined) {
-          inFlight--;
-          return;
-        }
-        settleWaiter(w);
-        w.resolve(permit());
-      },
-    };
-  };
+  // A class rather than an object with a closure: one small allocation per call.
+  class BulkheadPermit implements Permit {
+    private released = false;
+    release(): void {
+      if (this.released) return;
+      this.released = true;
+      // Hand the slot straight to the first waiter: it never drops to `max - 1`, so a caller
+      // arriving now cannot jump the queue.
+      const w = queue.shift();
+      if (w === undefined) {
+        inFlight--;
+        return;
+      }
+      settleWaiter(w);
+      w.resolve(new BulkheadPermit());
+    }
+  }
+  const permit = (): Permit => new BulkheadPermit();
   const settleWaiter = (w: Waiter): void => {
     clock.clearTimeout(w.timer);
     if (w.onAbort !== undefined) w.signal?.removeEventListener("abort", w.onAbort);

@@ -80,14 +80,52 @@ export interface AttemptInfo {
 // dies with the request.
 const attempts = new WeakMap<object, AttemptInfo>();
 
+/**
+ * The hint of every retried call's first attempt: the retry interceptor sends attempt 1 as the
+ * caller's own request (no copy) and maps it to this one shared, frozen object, so the happy path
+ * allocates nothing. Its `previousEndpoints` is always empty (nothing came before attempt 1);
+ * {@link noteAttemptEndpoint} on such a request records the endpoint in a side table that the
+ * retry reads only when it retries.
+ */
+const FIRST_ATTEMPT: AttemptInfo = Object.freeze({
+  attempt: 1,
+  transparent: false,
+  previousEndpoints: Object.freeze([]) as unknown as string[],
+});
+// Endpoints noted for first attempts; an entry exists only where a balancer noted one.
+const firstEndpoints = new WeakMap<object, string[]>();
+
+// First attempts carry FIRST_ATTEMPT under this key on the request itself: setting a property
+// is far cheaper per call than a WeakMap entry (bench/src/micro/resilience-overhead.ts).
+const FIRST_KEY = Symbol("petrel.retry.firstAttempt");
+
 /** The attempt hint of a request, if a retry or hedging interceptor sent it. */
 export function attemptInfo(req: AnyRequest): AttemptInfo | undefined {
-  return attempts.get(req);
+  return attempts.get(req) ?? (req as unknown as Record<symbol, AttemptInfo | undefined>)[FIRST_KEY];
 }
 
 /** Records the endpoint an attempt went to, so later attempts of the call can avoid it. */
 export function noteAttemptEndpoint(req: AnyRequest, endpoint: string): void {
-  attempts.get(req)?.previousEndpoints.push(endpoint);
+  const info = attemptInfo(req);
+  if (info === undefined) return;
+  if (info !== FIRST_ATTEMPT) {
+    info.previousEndpoints.push(endpoint);
+    return;
+  }
+  const seen = firstEndpoints.get(req);
+  if (seen === undefined) firstEndpoints.set(req, [endpoint]);
+  else seen.push(endpoint);
+}
+
+/** Marks `req` as the first attempt of a retried call (the shared {@link FIRST_ATTEMPT} hint). @internal */
+export function markFirstAttempt(req: AnyRequest): void {
+  if (Object.isExtensible(req)) (req as unknown as Record<symbol, AttemptInfo>)[FIRST_KEY] = FIRST_ATTEMPT;
+  else attempts.set(req, FIRST_ATTEMPT);
+}
+
+/** Endpoints noted for a first attempt marked with {@link markFirstAttempt}. @internal */
+export function firstAttemptEndpoints(req: AnyRequest): readonly string[] | undefined {
+  return firstEndpoints.get(req);
 }
 
 /**
@@ -100,8 +138,8 @@ export function attemptRequest<R extends AnyRequest>(
   signal: AbortSignal | undefined,
   info: AttemptInfo,
   message: R["message"] = req.message,
+  header: Metadata = new Metadata(req.header),
 ): R {
-  const header = new Metadata(req.header);
   if (info.attempt > 1) header.set(PREVIOUS_ATTEMPTS_KEY, String(info.attempt - 1));
   const copy = { ...req, header, signal, message } as R;
   attempts.set(copy, info);

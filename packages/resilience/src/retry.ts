@@ -22,11 +22,31 @@
  *   unary throughput (bench/src/micro/resilience-overhead.ts). Hedging does abandon attempts and
  *   keeps one controller per attempt.
  */
-import { type AnyFn, type AnyRequest, type Code, type Interceptor, RpcError, type StreamRequest, type StreamResponse } from "@petrel/core";
+import {
+  type AnyFn,
+  type AnyRequest,
+  type AnyResponse,
+  type Code,
+  type Interceptor,
+  Metadata,
+  type MetadataValue,
+  RpcError,
+  type StreamRequest,
+  type StreamResponse,
+} from "@petrel/core";
 import { ExponentialBackoff, validateBackoffOptions } from "./backoff.js";
 import { type Clock, sleep, systemClock } from "./clock.js";
 import { ReplayInput } from "./retry-replay.js";
-import { type AttemptInfo, COMMITTED, UNPROCESSED, attemptRequest, hasMark, readPushback } from "./retry-signals.js";
+import {
+  type AttemptInfo,
+  COMMITTED,
+  UNPROCESSED,
+  attemptRequest,
+  firstAttemptEndpoints,
+  hasMark,
+  markFirstAttempt,
+  readPushback,
+} from "./retry-signals.js";
 import type { RetryThrottle } from "./retry-throttle.js";
 
 /** `retryPolicy` of a service config, durations in ms. */
@@ -84,7 +104,8 @@ export function validateRetryPolicy(p: RetryPolicy): void {
     throw new RangeError("retryPolicy.retryableStatusCodes must be a non-empty list of codes");
 }
 
-interface Filled {
+/** Validated retry options. @internal */
+export interface RetryFilled {
   policy: RetryPolicy;
   maxAttempts: number;
   codes: Set<number>;
@@ -95,31 +116,117 @@ interface Filled {
   maxTransparent: number;
   maxBuffered: number;
   onEvent: ((e: RetryEvent) => void) | undefined;
+  /** The success continuation of a first attempt (shared by every call). */
+  ok: (res: AnyResponse) => AnyResponse;
 }
+type Filled = RetryFilled;
 
-/** Creates the retry interceptor. See the file header for the rules. */
-export function createRetryInterceptor(options: RetryInterceptorOptions): Interceptor {
+/** Validates the options and fills in defaults. @internal */
+export function fillRetryOptions(options: RetryInterceptorOptions): RetryFilled {
   validateRetryPolicy(options.policy);
   const cap = options.maxAttemptsCap ?? 5;
   if (!(Number.isInteger(cap) && cap >= 1)) throw new RangeError(`maxAttemptsCap must be an integer >= 1, got ${cap}`);
-  const f: Filled = {
+  const throttle = options.throttle;
+  return {
     policy: options.policy,
     maxAttempts: Math.min(options.policy.maxAttempts, cap),
     codes: new Set(options.policy.retryableStatusCodes),
-    throttle: options.throttle,
+    throttle,
     clock: options.clock ?? systemClock,
     now: options.now ?? Date.now,
     random: options.random,
     maxTransparent: options.maxTransparentRetries ?? 1,
     maxBuffered: options.maxBufferedMessages ?? 64,
     onEvent: options.onEvent,
+    ok:
+      throttle === undefined
+        ? (res) => res
+        : (res) => {
+            throttle.onSuccess();
+            return res;
+          },
   };
+}
+
+/** Creates the retry interceptor. See the file header for the rules. */
+export function createRetryInterceptor(options: RetryInterceptorOptions): Interceptor {
+  const f = fillRetryOptions(options);
   const streaming = options.streaming ?? true;
   return (next) => (req) => {
-    if (!req.stream) return retryCall(f, next, req, undefined);
+    if (!req.stream) return retryUnary(f, next, req);
     if (!streaming) return next(req);
     return retryCall(f, next, req, new ReplayInput(req.message, f.maxBuffered));
   };
+}
+
+const NO_HEADER: readonly (string | MetadataValue)[] = [];
+
+/**
+ * The header of a call as it was before its first attempt: attempt 1 is sent as the caller's own
+ * request (no copy), and a layer below may change its header; retries start from this snapshot.
+ * @internal
+ */
+export function headerSnapshot(req: AnyRequest): readonly (string | MetadataValue)[] {
+  const flat = req.header.flat;
+  return flat.length === 0 ? NO_HEADER : flat.slice();
+}
+
+/**
+ * A unary call's first attempt, kept free of per-call state: it goes out as the caller's own
+ * request, hinted with the shared first-attempt {@link AttemptInfo}; only a failure enters the
+ * retry loop ({@link retryAfterFirst}), which builds attempt copies from then on.
+ */
+function retryUnary(f: Filled, next: AnyFn, req: AnyRequest): Promise<AnyResponse> {
+  const snap = headerSnapshot(req);
+  markFirstAttempt(req);
+  let p: Promise<AnyResponse>;
+  try {
+    p = next(req);
+  } catch (e) {
+    p = Promise.reject(e);
+  }
+  return p.then(f.ok, (e: unknown) => retryAfterFirst(f, next, req, snap, e));
+}
+
+/**
+ * The retry loop of a unary call whose first attempt (sent as `req` itself) failed with `first`.
+ * `snap` is the header before that attempt ({@link headerSnapshot}). @internal
+ */
+export async function retryAfterFirst(
+  f: Filled,
+  next: AnyFn,
+  req: AnyRequest,
+  snap: readonly (string | MetadataValue)[],
+  first: unknown,
+): Promise<AnyResponse> {
+  const s = new CallState(f);
+  s.attempt = 1;
+  const seen = firstAttemptEndpoints(req);
+  if (seen !== undefined) s.endpoints.push(...seen);
+  let e = first;
+  for (;;) {
+    const err = RpcError.from(e);
+    const d = decide(s, req, err, hasMark(err, COMMITTED));
+    if (d.t === "fail") throw err;
+    if (d.delay > 0) {
+      try {
+        await sleep(f.clock, d.delay, req.signal);
+      } catch (reason) {
+        throw RpcError.from(reason);
+      }
+    }
+    s.attempt++;
+    const info: AttemptInfo = { attempt: s.attempt, transparent: s.transparentLeft < f.maxTransparent, previousEndpoints: s.endpoints };
+    const header = Metadata.fromFlat(snap.slice());
+    const areq = attemptRequest(req, req.signal, info, req.message, header);
+    try {
+      const res = await next(areq);
+      f.throttle?.onSuccess();
+      return res;
+    } catch (x) {
+      e = x;
+    }
+  }
 }
 
 /** Per-call retry state. */
