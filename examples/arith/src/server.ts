@@ -33,7 +33,8 @@ export interface ArithServerOptions {
   host?: string;
   /**
    * Server interceptors run for every call on every protocol: the hook for cross-cutting
-   * behaviour such as metrics (a later `--metrics-port` adds its interceptor here). Default none.
+   * behaviour such as metrics (`--metrics-port` adds `createMetrics().serverInterceptor` here,
+   * see main.ts) or access logs. Default none.
    */
   interceptors?: readonly ServerInterceptor[];
 }

@@ -1,7 +1,8 @@
 // Which HTTP headers become call metadata, and how response metadata comes back as headers.
 //
 // Request: a header named `grpc-metadata-<key>` becomes metadata `<key>` (grpc-gateway's rule);
-// a header on the allowlist (default: `authorization`) is forwarded under its own name. Nothing
+// a header on the allowlist (default: `authorization` and W3C trace context's `traceparent`,
+// `tracestate`, so traces continue through the gateway) is forwarded under its own name. Nothing
 // else is forwarded: hop-by-hop and browser headers (cookie, host, accept…) are HTTP's business,
 // not the service's. `<key>-bin` values are base64. `grpc-timeout` sets the call's deadline.
 // Response: header metadata comes back as `grpc-metadata-<key>`, trailer metadata as
@@ -14,7 +15,7 @@ export const METADATA_HEADER_PREFIX = "grpc-metadata-";
 /** The prefix of trailer metadata sent back as response headers. */
 export const TRAILER_HEADER_PREFIX = "grpc-trailer-";
 /** Headers forwarded under their own name by default. */
-export const DEFAULT_FORWARDED_HEADERS: readonly string[] = ["authorization"];
+export const DEFAULT_FORWARDED_HEADERS: readonly string[] = ["authorization", "traceparent", "tracestate"];
 
 /** Builds request metadata from HTTP headers; throws INVALID_ARGUMENT for a value metadata cannot carry. */
 export function headersToRequestMetadata(headers: Record<string, string | string[] | undefined>, forwarded: ReadonlySet<string>): Metadata {

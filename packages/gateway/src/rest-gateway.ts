@@ -31,7 +31,13 @@ export function createRestGateway(options: RestGatewayOptions): HttpHandler {
     const handler = router.lookup(methodPath(route.method));
     if (handler === undefined)
       throw new RpcError(Code.UNIMPLEMENTED, `method ${route.method.parent.typeName}.${route.method.name} is not served`);
-    const ctx = new ServerContext(route.service, route.method, call.header, call.deadline, { address: call.peerAddress, protocol: "rest" });
+    const ctx = new ServerContext(
+      route.service,
+      route.method,
+      call.header,
+      call.deadline,
+      call.peer ?? { address: call.peerAddress, protocol: "rest" },
+    );
     const onAbort = (): void => ctx.abort(call.signal.reason as RpcError);
     if (call.signal.aborted) onAbort();
     else call.signal.addEventListener("abort", onAbort, { once: true });

@@ -12,8 +12,8 @@ import {
   type Registry,
 } from "@bufbuild/protobuf";
 import type { ServerResponse } from "node:http";
-import { Code, type Metadata, RpcError, toWireError } from "@petrel/core";
-import { DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse, readBody } from "@petrel/node";
+import { Code, type Metadata, type PeerInfo, RpcError, toWireError } from "@petrel/core";
+import { DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse, peerInfoOf, readBody } from "@petrel/node";
 import { collectRoutes, type Route } from "./http-rules.js";
 import { httpStatusFromCode, statusJson } from "./http-status.js";
 import {
@@ -47,6 +47,8 @@ export interface CallSpec {
   /** Aborted with an RpcError reason (CANCELLED on disconnect, DEADLINE_EXCEEDED). */
   readonly signal: AbortSignal;
   readonly peerAddress: string;
+  /** The caller as handlers see it (TLS identity included when the request came over TLS). */
+  readonly peer?: PeerInfo;
 }
 
 /** Runs a call: in-process through a router, or remotely through a Transport. Rejections may be anything. */
@@ -63,7 +65,7 @@ export interface TranscoderOptions {
   /** Largest request body read, in bytes; bigger bodies get 413. Default 4 MiB. */
   maxBodyBytes?: number;
   /**
-   * Headers forwarded as metadata under their own name (lower case). Default `["authorization"]`.
+   * Headers forwarded as metadata under their own name (lower case). Default `["authorization", "traceparent", "tracestate"]`.
    * Headers named `grpc-metadata-<key>` are always forwarded as `<key>`.
    */
   forwardHeaders?: readonly string[];
@@ -179,8 +181,11 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
           timer = setTimeout(() => ac.abort(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")), Math.max(0, ms));
         }
       }
-      const peerAddress = `${req.socket?.remoteAddress ?? ""}:${req.socket?.remotePort ?? ""}`;
-      const result = await untilAborted(invoke({ route, message, header: md, deadline, signal: ac.signal, peerAddress }), ac.signal);
+      const peer = peerInfoOf(req.socket, "rest");
+      const result = await untilAborted(
+        invoke({ route, message, header: md, deadline, signal: ac.signal, peerAddress: peer.address, peer }),
+        ac.signal,
+      );
       if (!result.stream) {
         const text = JSON.stringify(responseJson(route, result.message));
         const out: Record<string, string | string[]> = { "content-type": JSON_TYPE };
