@@ -16,6 +16,7 @@ import {
 } from "@petrel/core";
 import { type Compression, MessageDeframer } from "@petrel/protocol-grpc";
 import type { HttpRequest, HttpResponse } from "./http-handler.js";
+import { peerInfoOf, type TlsAwarePeerInfo } from "./tls-peer.js";
 
 /**
  * Handler failures of the gRPC-Web and Connect handlers (non-RpcErrors, INTERNAL and UNKNOWN),
@@ -41,10 +42,8 @@ export function publishHandlerError(error: unknown, ctx: HandlerContext): void {
 }
 
 /** The caller as the handler sees it. @internal */
-export function peerOf(req: HttpRequest, protocol: string): { address: string; protocol: string } {
-  const s = req.socket;
-  const host = s?.remoteAddress ?? "unknown";
-  return { address: host.includes(":") ? `[${host}]:${s?.remotePort}` : `${host}:${s?.remotePort}`, protocol };
+export function peerOf(req: HttpRequest, protocol: string): TlsAwarePeerInfo {
+  return peerInfoOf(req.socket, protocol);
 }
 
 /**

@@ -7,7 +7,12 @@ import * as http2 from "node:http2";
  *   that pinged more often than its keepalive enforcement policy allows;
  * - `keepalive_timeout` `{ side, peer, timeoutMs }`: a keepalive ping went unanswered and the
  *   session was destroyed;
- * - `tls_error` `{ peer, error }`: a client's TLS handshake failed (e.g. mutual TLS refused it).
+ * - `tls_error` `{ peer, error }`: a client's TLS handshake failed (e.g. mutual TLS refused it);
+ * - `handshake_timeout` `{ peer, timeoutMs }`: a client sent no HTTP/2 preface and SETTINGS in time;
+ * - `idle_timeout` `{ peer, idleMs }`: a session without streams was closed (GOAWAY NO_ERROR);
+ * - `too_many_resets` `{ peer, resets, windowMs }`: a client reset streams too fast (rapid reset)
+ *   and got GOAWAY ENHANCE_YOUR_CALM;
+ * - `connection_dropped` `{ limit }`: a connection was closed at once because `maxConnections` were open.
  */
 export const grpcConnectionChannel = diagnosticsChannel("petrel:grpc:connection");
 
@@ -15,7 +20,11 @@ export const grpcConnectionChannel = diagnosticsChannel("petrel:grpc:connection"
 export type GrpcConnectionEvent =
   | { t: "too_many_pings"; peer: string; strikes: number }
   | { t: "keepalive_timeout"; side: "client" | "server"; peer: string; timeoutMs: number }
-  | { t: "tls_error"; peer: string; error: Error };
+  | { t: "tls_error"; peer: string; error: Error }
+  | { t: "handshake_timeout"; peer: string; timeoutMs: number }
+  | { t: "idle_timeout"; peer: string; idleMs: number }
+  | { t: "too_many_resets"; peer: string; resets: number; windowMs: number }
+  | { t: "connection_dropped"; limit: number };
 
 /** @internal */
 export function publishConnectionEvent(e: GrpcConnectionEvent): void {

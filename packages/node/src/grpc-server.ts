@@ -5,9 +5,11 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { AdmissionController, HandlerContext, Router } from "@petrel/core";
 import type { CompressionRegistry } from "@petrel/protocol-grpc";
 import { createDefaultGrpcCompressions } from "./grpc-compression.js";
+import { limitOption, setupServerAbuseLimits, type ServerAbuseConfig } from "./grpc-abuse.js";
 import { keepaliveMs, publishConnectionEvent, setupServerKeepalive, type ServerKeepaliveConfig } from "./grpc-keepalive.js";
 import { handleStream, type ServerConfig } from "./grpc-server-call.js";
 import { secureServerOptions, tlsPeerInfo, type GrpcServerTlsOptions, type TlsPeerInfo } from "./grpc-tls.js";
+import { reloadServerTls } from "./tls-options.js";
 
 export { COMPRESS_HEADER } from "./grpc-server-call.js";
 
@@ -45,6 +47,30 @@ export interface GrpcServerOptions {
   /** Whether clients may ping while no call is in flight (else only every 2 hours). Default false (grpc-go). */
   keepalivePermitWithoutCalls?: boolean;
   /**
+   * Connections served at once; more are closed at once (counted in `droppedConnections`). Applies to
+   * connections this server accepts itself (a one-port server has its own). Default 10000.
+   */
+  maxConnections?: number;
+  /** A client that has not sent the HTTP/2 preface and SETTINGS within this (ms) is disconnected; 0 = off. Default 10000. */
+  handshakeTimeoutMs?: number;
+  /** A connection without calls for this long (ms) gets GOAWAY and is closed; 0 = off. Default 300000 (5 min). */
+  idleTimeoutMs?: number;
+  /**
+   * Rapid-reset protection (CVE-2023-44487): a client resetting more than this many calls within
+   * `floodWindowMs` gets GOAWAY ENHANCE_YOUR_CALM "too_many_resets"; 0 = off. Default 500 (Node's
+   * nghttp2 cuts off bursts of 1000 on its own, with INTERNAL_ERROR).
+   */
+  maxResetsPerWindow?: number;
+  /** The window of `maxResetsPerWindow`, in ms. Default 10000. */
+  floodWindowMs?: number;
+  /**
+   * Largest request header list (metadata) accepted, in bytes as HTTP/2 counts them (name + value
+   * + 32 per field); a larger one resets the call with ENHANCE_YOUR_CALM, which gRPC clients report
+   * as RESOURCE_EXHAUSTED. Overrides `settings.maxHeaderListSize`. Default 16384 (Node's own
+   * default is unlimited; petrel/1 and HTTP/1.1 use 16 KiB too).
+   */
+  maxHeaderListSize?: number;
+  /**
    * Message compressions understood in requests and usable for responses, advertised in
    * `grpc-accept-encoding`. Default `createDefaultGrpcCompressions()` (deflate, gzip).
    */
@@ -77,6 +103,14 @@ export interface GrpcServer<S extends http2.Http2Server | http2.Http2SecureServe
   close(options?: { graceMs?: number }): Promise<void>;
   /** The underlying `http2` server, e.g. to share the port with other handlers. */
   readonly http2Server: S;
+  /** Connections closed at once because `maxConnections` were open. */
+  readonly droppedConnections: number;
+  /**
+   * Replaces the TLS key, certificate, CAs and client-certificate policy without a restart: new
+   * connections use them, established sessions continue. Throws on invalid options or a server
+   * made without `tls`.
+   */
+  setTls(tls: GrpcServerTlsOptions): void;
 }
 
 /** Handler failures of the gRPC server, published as `{ error, service, method, peer }`. */
@@ -109,7 +143,17 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
       permitWithoutCalls: options.keepalivePermitWithoutCalls === true,
     },
   };
-  let settings = options.settings;
+  const abuse: ServerAbuseConfig = {
+    handshakeTimeoutMs: limitOption("handshakeTimeoutMs", options.handshakeTimeoutMs, 10_000),
+    idleTimeoutMs: limitOption("idleTimeoutMs", options.idleTimeoutMs, 5 * 60 * 1000),
+    maxResetsPerWindow: limitOption("maxResetsPerWindow", options.maxResetsPerWindow, 500),
+    floodWindowMs: limitOption("floodWindowMs", options.floodWindowMs, 10_000),
+  };
+  const maxConnections = limitOption("maxConnections", options.maxConnections, 10_000);
+  let settings: http2.Settings = {
+    ...options.settings,
+    maxHeaderListSize: limitOption("maxHeaderListSize", options.maxHeaderListSize, options.settings?.maxHeaderListSize ?? 16 * 1024),
+  };
   if (options.maxConcurrentStreams !== undefined) {
     const n = options.maxConcurrentStreams;
     if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
@@ -144,6 +188,14 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
     s.on("error", () => {});
     if ((s.socket as TLSSocket | undefined)?.encrypted === true) tlsPeers.set(s, tlsPeerInfo(s.socket as TLSSocket));
     setupServerKeepalive(s, keepalive);
+    setupServerAbuseLimits(s, abuse);
+  });
+  // Node closes connections over the limit itself and tells with 'drop'.
+  server.maxConnections = maxConnections;
+  let dropped = 0;
+  server.on("drop", () => {
+    dropped++;
+    publishConnectionEvent({ t: "connection_dropped", limit: maxConnections });
   });
   if (options.tls !== undefined) {
     server.on("tlsClientError", (error: Error, socket: TLSSocket) => {
@@ -167,6 +219,13 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
   });
   return {
     http2Server: server,
+    get droppedConnections() {
+      return dropped;
+    },
+    setTls(tls) {
+      if (options.tls === undefined) throw new TypeError("grpc: setTls() needs a server created with tls");
+      reloadServerTls(server as http2.Http2SecureServer, tls, "grpc");
+    },
     listen({ port = 0, host = "127.0.0.1" } = {}) {
       return new Promise((resolve, reject) => {
         server.once("error", reject);

@@ -67,3 +67,7 @@ export {
 } from "./netrpc-gob-server.js";
 export { createGobRpcTransport, type GobRpcTransport, type GobRpcTransportOptions } from "./netrpc-gob-transport.js";
 export { createNodeChannel, registerNodeResolvers, type NodeChannelOptions, type NodeChannelProtocol } from "./node-channel.js";
+export { createTlsDialer, NATIVE_ALPN } from "./native-tls.js";
+export type { ClientTlsOptions, ServerTlsOptions } from "./tls-options.js";
+export { peerInfoOf, parseSubjectAltNames, type TlsAwarePeerInfo, type TlsSubjectAltName } from "./tls-peer.js";
+export { watchTlsFiles, type TlsFilePaths, type TlsFiles, type TlsFileWatcher, type WatchTlsFilesOptions } from "./tls-watch.js";

@@ -6,7 +6,8 @@ import {
   type JsonRpcDispatcherOptions,
 } from "@petrel/protocol-jsonrpc";
 import { DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse, readBody } from "./http-handler.js";
-import { deadlineFromHeaders, headersToMetadata, socketAddress, withErrorChannel } from "./jsonrpc-server-common.js";
+import { deadlineFromHeaders, headersToMetadata, withErrorChannel } from "./jsonrpc-server-common.js";
+import { peerInfoOf } from "./tls-peer.js";
 
 /** Options of `createJsonRpcHttpHandler`. */
 export interface JsonRpcHttpOptions extends JsonRpcDispatcherOptions {
@@ -80,7 +81,7 @@ async function serve(
   res.once("close", onClose);
   try {
     const out = await dispatcher.handle(body, {
-      peer: { address: socketAddress(req.socket), protocol: "jsonrpc/http" },
+      peer: peerInfoOf(req.socket, "jsonrpc/http"),
       headers: headersToMetadata(req.headers),
       deadline: deadlineFromHeaders(req.headers),
       cancellation,

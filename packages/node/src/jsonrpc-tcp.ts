@@ -7,7 +7,8 @@ import {
   type JsonRpcDispatcher,
   type JsonRpcDispatcherOptions,
 } from "@petrel/protocol-jsonrpc";
-import { socketAddress, withErrorChannel } from "./jsonrpc-server-common.js";
+import { withErrorChannel } from "./jsonrpc-server-common.js";
+import { peerInfoOf } from "./tls-peer.js";
 
 /** Options of `serveJsonRpcSocket`. */
 export interface JsonRpcSocketOptions {
@@ -34,7 +35,7 @@ export function serveJsonRpcSocket(socket: Socket, dispatcher: JsonRpcDispatcher
   const splitter = new JsonValueSplitter(options.maxMessageBytes ?? 4 * 1024 * 1024);
   const maxConcurrent = options.maxConcurrent ?? 64;
   const ac = new AbortController();
-  const call = { peer: { address: socketAddress(socket), protocol: "jsonrpc/tcp" }, signal: ac.signal };
+  const call = { peer: peerInfoOf(socket, "jsonrpc/tcp"), signal: ac.signal };
   let inFlight = 0;
   let closing = false;
   socket.setNoDelay(true);

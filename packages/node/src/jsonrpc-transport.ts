@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, Metadata, RpcError, type StreamResponse, type Transport, type UnaryRequest, type UnaryResponse } from "@petrel/core";
 import {
@@ -14,6 +15,7 @@ import {
   responseId,
 } from "@petrel/protocol-jsonrpc";
 import { JSONRPC_TIMEOUT_HEADER } from "./jsonrpc-server-common.js";
+import { type ClientTlsOptions, tlsConnectOptions } from "./tls-options.js";
 
 /** Options of `createJsonRpcTransport`. */
 export interface JsonRpcTransportOptions {
@@ -39,6 +41,12 @@ export interface JsonRpcTransportOptions {
   connections?: number;
   /** Largest response accepted. Default 16 MiB. */
   maxResponseBytes?: number;
+  /**
+   * TLS (optionally mutual TLS): with an `https://` url, or over TCP (e.g. to a one-port server's
+   * TLS side). The server certificate is always verified, against `ca` (default Node's root CAs).
+   * Default: TLS with Node's defaults for `https://` urls, cleartext otherwise.
+   */
+  tls?: ClientTlsOptions;
 }
 
 /** One call of a batch. */
@@ -219,12 +227,25 @@ function httpStatusCode(status: number): Code {
   }
 }
 
+/** The https.Agent TLS options from `tls` (checked like every Petrel client's). */
+function httpsTlsOptions(tls: ClientTlsOptions | undefined, url: URL): Record<string, unknown> {
+  // ALPN http/1.1 tells a server that multiplexes protocols on one port what this is at once.
+  if (tls === undefined) return { ALPNProtocols: ["http/1.1"] };
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const { host: _host, port: _port, ...rest } = tlsConnectOptions(tls, host, 443, "jsonrpc", ["http/1.1"]);
+  return rest;
+}
+
 function httpExchange(options: JsonRpcTransportOptions, maxResponse: number): Exchange {
   if (options.url === undefined) throw new TypeError("createJsonRpcTransport: protocol http needs url");
   const url = new URL(options.url);
   const tls = url.protocol === "https:";
+  if (url.protocol !== "http:" && !tls)
+    throw new TypeError(`createJsonRpcTransport: url must be http:// or https://, got "${options.url}"`);
+  if (options.tls !== undefined && !tls)
+    throw new TypeError(`createJsonRpcTransport: tls options need an https:// url, got "${options.url}"`);
   const agentOpts = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
-  const agent = tls ? new HttpsAgent(agentOpts) : new HttpAgent(agentOpts);
+  const agent = tls ? new HttpsAgent({ ...agentOpts, ...httpsTlsOptions(options.tls, url) }) : new HttpAgent(agentOpts);
   const doRequest = tls ? httpsRequest : httpRequest;
   return {
     send(body, ids, deadline, signal, header) {
@@ -300,7 +321,8 @@ function tcpExchange(options: JsonRpcTransportOptions, maxResponse: number): Exc
   const pool: (TcpConn | undefined)[] = new Array(size).fill(undefined);
 
   const open = (slot: number): TcpConn => {
-    const socket = connect({ host, port });
+    const socket =
+      options.tls === undefined ? connect({ host, port }) : tlsConnect(tlsConnectOptions(options.tls, host, port, "jsonrpc", []));
     socket.setNoDelay(true);
     const splitter = new JsonValueSplitter(maxResponse);
     const conn: TcpConn = {

@@ -3,7 +3,8 @@ import type { Duplex } from "node:stream";
 import type { Router } from "@petrel/core";
 import { createJsonRpcDispatcher, type JsonRpcDispatcher, type JsonRpcDispatcherOptions } from "@petrel/protocol-jsonrpc";
 import { WebSocketServer, type WebSocket } from "ws";
-import { deadlineFromHeaders, headersToMetadata, socketAddress, withErrorChannel } from "./jsonrpc-server-common.js";
+import { deadlineFromHeaders, headersToMetadata, withErrorChannel } from "./jsonrpc-server-common.js";
+import { peerInfoOf } from "./tls-peer.js";
 
 /** Options of `createJsonRpcWsHandler`. */
 export interface JsonRpcWsOptions extends JsonRpcDispatcherOptions {
@@ -38,7 +39,7 @@ export function createJsonRpcWsHandler(router: Router, options: JsonRpcWsOptions
   const serve = (ws: WebSocket, req: IncomingMessage) => {
     const ac = new AbortController();
     const headers = headersToMetadata(req.headers);
-    const peer = { address: socketAddress(req.socket), protocol: "jsonrpc/ws" };
+    const peer = peerInfoOf(req.socket, "jsonrpc/ws");
     ws.on("message", (data, isBinary) => {
       const body = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
       void dispatcher

@@ -1,15 +1,27 @@
 import { channel as diagnosticsChannel } from "node:diagnostics_channel";
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Router } from "@petrel/core";
 import { ServerConnection, type ServerConnectionOptions } from "@petrel/protocol-native";
+import { NATIVE_ALPN } from "./native-tls.js";
 import { bindSocket } from "./tcp-channel.js";
+import { reloadServerTls, type ServerTlsOptions, tlsServerOptions } from "./tls-options.js";
+import { peerInfoOf } from "./tls-peer.js";
 
 /** Options of `createNativeServer`. */
-export interface NativeServerOptions extends Omit<ServerConnectionOptions, "peerAddress" | "router"> {
+export interface NativeServerOptions extends Omit<ServerConnectionOptions, "peerAddress" | "peer" | "router"> {
   /** The services to serve. */
   router: Router;
-  /** Refuse connections beyond this many (they are closed at once). Default: unlimited. */
+  /**
+   * Refuse connections beyond this many (they are closed at once, counted in `droppedConnections`).
+   * Default 10000: bounds file descriptors and per-connection memory an abusive client can hold.
+   */
   maxConnections?: number;
+  /**
+   * Serve petrel/1 over TLS (ALPN `petrel/1`), optionally mutual TLS; handlers see the client's
+   * certificate through `getTlsPeer(ctx)`. Default: cleartext TCP.
+   */
+  tls?: ServerTlsOptions;
 }
 
 /** A running petrel/1 server. */
@@ -23,8 +35,16 @@ export interface NativeServer {
   close(options?: { graceMs?: number }): Promise<void>;
   /** Open connections. */
   readonly connections: number;
+  /** Connections closed at once because `maxConnections` were open. */
+  readonly droppedConnections: number;
   /** Serves a socket accepted elsewhere (a one-port server hands over petrel/1 connections this way). */
   accept(socket: Socket): void;
+  /**
+   * Replaces the TLS key, certificate, CAs and client-certificate policy without a restart: new
+   * connections use them, established ones continue. Throws on invalid options or a server made
+   * without `tls`.
+   */
+  setTls(tls: ServerTlsOptions): void;
 }
 
 /**
@@ -42,13 +62,17 @@ function publishHandlerError(error: unknown, ctx: import("@petrel/core").Handler
 export function createNativeServer(options: NativeServerOptions): NativeServer {
   const conns = new Set<ServerConnection>();
   let server: Server | undefined;
+  const maxConnections = options.maxConnections ?? 10_000;
+  let dropped = 0;
+  const tlsServer: TlsServer | undefined =
+    options.tls === undefined ? undefined : createTlsServer(tlsServerOptions(options.tls, "petrel/1", [NATIVE_ALPN]));
   const onConnection = (socket: Socket) => {
-    if (options.maxConnections !== undefined && conns.size >= options.maxConnections) {
+    if (conns.size >= maxConnections) {
+      dropped++;
       socket.destroy();
       return;
     }
-    const peerAddress =
-      socket.remoteFamily === "IPv6" ? `[${socket.remoteAddress}]:${socket.remotePort}` : `${socket.remoteAddress}:${socket.remotePort}`;
+    const peer = peerInfoOf(socket, "petrel/1");
     let conn: ServerConnection | undefined;
     const channel = bindSocket(socket, {
       onOpen: () => {},
@@ -60,7 +84,13 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
         }
       },
     });
-    conn = new ServerConnection(channel, { schedule: setImmediate, onHandlerError: publishHandlerError, ...options, peerAddress });
+    conn = new ServerConnection(channel, {
+      schedule: setImmediate,
+      onHandlerError: publishHandlerError,
+      ...options,
+      peerAddress: peer.address,
+      peer,
+    });
     conns.add(conn);
     conn.onOpen();
   };
@@ -68,10 +98,20 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
     get connections() {
       return conns.size;
     },
+    get droppedConnections() {
+      return dropped;
+    },
     accept: onConnection,
+    setTls(tls) {
+      if (tlsServer === undefined) throw new TypeError("petrel/1: setTls() needs a server created with tls");
+      reloadServerTls(tlsServer, tls, "petrel/1");
+    },
     listen({ port = 0, host = "127.0.0.1" } = {}) {
       return new Promise((resolve, reject) => {
-        server = createServer(onConnection);
+        if (tlsServer !== undefined) {
+          tlsServer.on("secureConnection", (s: TLSSocket) => onConnection(s));
+          server = tlsServer;
+        } else server = createServer(onConnection);
         server.once("error", reject);
         server.listen(port, host, () => {
           const a = server?.address();

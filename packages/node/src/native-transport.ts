@@ -1,8 +1,18 @@
 import { createNativeClientTransport, type ConnectableTransport, type NativeTransportOptions } from "@petrel/protocol-native";
+import { createTlsDialer } from "./native-tls.js";
 import { tcpDialer } from "./tcp-channel.js";
+import type { ClientTlsOptions } from "./tls-options.js";
 
 /** Options of `createNativeTransport`: the protocol's options without the dialer. */
-export type NativeTcpTransportOptions = Omit<NativeTransportOptions, "dial"> & { dial?: NativeTransportOptions["dial"] };
+export type NativeTcpTransportOptions = Omit<NativeTransportOptions, "dial"> & {
+  dial?: NativeTransportOptions["dial"];
+  /**
+   * Speak TLS (ALPN `petrel/1`), optionally mutual TLS with `cert`/`key`. The server certificate
+   * is always verified (against `ca`, default Node's root CAs). Default: cleartext TCP.
+   * Ignored when `dial` is given.
+   */
+  tls?: ClientTlsOptions;
+};
 
 /**
  * A petrel/1 client over TCP: `createClient(Service, createNativeTransport({ address: "127.0.0.1:7000" }))`.
@@ -10,5 +20,7 @@ export type NativeTcpTransportOptions = Omit<NativeTransportOptions, "dial"> & {
  * `connect()` dials ahead of calls (resolves when a connection is ready, rejects with UNAVAILABLE).
  */
 export function createNativeTransport(options: NativeTcpTransportOptions): ConnectableTransport {
-  return createNativeClientTransport({ schedule: setImmediate, dial: tcpDialer, ...options });
+  const { tls, ...rest } = options;
+  const dial = rest.dial ?? (tls === undefined ? tcpDialer : createTlsDialer(tls));
+  return createNativeClientTransport({ schedule: setImmediate, ...rest, dial });
 }

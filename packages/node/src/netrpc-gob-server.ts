@@ -3,7 +3,7 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Code, codeName, Metadata, RpcError, ServerContext, toWireError, type MethodHandler, type Router } from "@petrel/core";
 import { MethodIndex } from "@petrel/protocol-jsonrpc";
 import { gobTypeOf, isGobError, messageFromGob, messageToGob, NetRpcReader, NetRpcWriter, type NetRpcFrame } from "@petrel/protocol-gob";
-import { socketAddress } from "./jsonrpc-server-common.js";
+import { peerInfoOf } from "./tls-peer.js";
 
 /** Options of `serveGobRpcSocket`. */
 export interface GobRpcSocketOptions {
@@ -41,7 +41,7 @@ export function serveGobRpcSocket(
   const writer = new NetRpcWriter();
   const maxConcurrent = options.maxConcurrent ?? 64;
   const ac = new AbortController();
-  const peer = { address: socketAddress(socket), protocol: "netrpc-gob" };
+  const peer = peerInfoOf(socket, "netrpc-gob");
   let inFlight = 0;
   let closing = false;
   socket.setNoDelay(true);

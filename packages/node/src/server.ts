@@ -18,6 +18,7 @@ import type { Endpoint, Registrar, Registration } from "@petrel/discovery";
 import { looksLikeGobRpc } from "@petrel/protocol-gob";
 import { createGrpcServer, type GrpcServer, type GrpcServerOptions } from "./grpc-server.js";
 import type { GrpcServerTlsOptions } from "./grpc-tls.js";
+import { reloadServerTls, tlsServerOptions } from "./tls-options.js";
 import { chainHttpHandlers, type HttpHandler } from "./http-handler.js";
 import { createNativeServer, type NativeServer, type NativeServerOptions } from "./native-server.js";
 
@@ -42,7 +43,9 @@ export interface PetrelServerOptions {
   gob?: (socket: net.Socket) => void;
   /**
    * Serve TLS on the same port (cleartext stays served): ALPN `h2` for HTTP/2 and gRPC,
-   * `http/1.1` for HTTP/1.1; without ALPN the decrypted bytes are sniffed like a cleartext connection.
+   * `http/1.1` for HTTP/1.1, `petrel/1` for petrel/1; without ALPN the decrypted bytes are sniffed
+   * like a cleartext connection. Handlers on every protocol see the client's certificate through
+   * `getTlsPeer(ctx)`.
    */
   tls?: GrpcServerTlsOptions;
   /**
@@ -69,6 +72,11 @@ export interface PetrelServerOptions {
   /** HTTP/1.1 `headersTimeout` and `requestTimeout` (ms) against slow-loris clients. Default 10000 / 60000. */
   httpHeadersTimeoutMs?: number;
   httpRequestTimeoutMs?: number;
+  /**
+   * Connections (of every protocol) served at once; more are closed at once and counted in
+   * `droppedConnections`. Default 10000: bounds file descriptors and memory a flood of clients can take.
+   */
+  maxConnections?: number;
 }
 
 /** What a connection turned out to speak. */
@@ -81,6 +89,14 @@ export interface PetrelServer {
   close(options?: { graceMs?: number }): Promise<void>;
   /** Connections per detected protocol since start (for tests and metrics). */
   readonly detected: Readonly<Record<DetectedProtocol | "refused", number>>;
+  /** Connections closed at once because `maxConnections` were open. */
+  readonly droppedConnections: number;
+  /**
+   * Replaces the TLS key, certificate, CAs and client-certificate policy without a restart: new
+   * connections use them, established ones continue. Throws on invalid options or a server made
+   * without `tls`.
+   */
+  setTls(tls: GrpcServerTlsOptions): void;
 }
 
 const NATIVE_MAGIC = Buffer.from("PETREL", "latin1");
@@ -178,17 +194,11 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
   const tlsServer =
     options.tls === undefined
       ? undefined
-      : tls.createServer({
-          key: options.tls.key,
-          cert: options.tls.cert,
-          ca: options.tls.ca,
-          requestCert: options.tls.requireClientCert === true || options.tls.requestClientCert === true,
-          rejectUnauthorized: options.tls.requireClientCert === true,
-          ALPNProtocols: ["h2", "http/1.1"],
-        });
+      : tls.createServer(tlsServerOptions(options.tls, "petrel server", ["h2", "http/1.1", "petrel/1"]));
   tlsServer?.on("secureConnection", (socket: tls.TLSSocket) => {
     if (socket.alpnProtocol === "h2") hand(socket, "h2");
     else if (socket.alpnProtocol === "http/1.1") hand(socket, "http1");
+    else if (socket.alpnProtocol === "petrel/1") hand(socket, "native");
     else sniff(socket, false);
   });
   tlsServer?.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
@@ -277,14 +287,27 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
   }
 
   const registrations: Registration[] = [];
+  let dropped = 0;
   const listener = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     sniff(socket, true);
   });
+  // Node closes connections over the limit before they reach the listener and tells with 'drop'.
+  listener.maxConnections = options.maxConnections ?? 10_000;
+  listener.on("drop", () => {
+    dropped++;
+  });
 
   return {
     detected,
+    get droppedConnections() {
+      return dropped;
+    },
+    setTls(t) {
+      if (tlsServer === undefined) throw new TypeError("petrel server: setTls() needs a server created with tls");
+      reloadServerTls(tlsServer, t, "petrel server");
+    },
     async listen({ port = 0, host = "127.0.0.1" } = {}) {
       const bound = await new Promise<{ host: string; port: number }>((resolve, reject) => {
         listener.once("error", reject);

@@ -29,10 +29,52 @@ export interface ConnectionOptions {
   keepaliveTimeoutMs?: number;
   /** Close a connection without streams after this long; 0 = off. Default: 0 (client), 300000 (server). */
   idleTimeoutMs?: number;
+  /**
+   * Close a connection whose peer has not sent its preface and SETTINGS within this (slow-loris);
+   * 0 = off. Default: 10000 (server), 0 (client).
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Flood protection: more than this many non-ACK PINGs within `floodWindowMs` and the connection
+   * gets GOAWAY(ENHANCE_YOUR_CALM); 0 = off. Default 200 (legit keepalive pings every few seconds
+   * at most; each PING forces an ACK write, so a flood costs the receiver).
+   */
+  maxPingsPerWindow?: number;
+  /**
+   * Reset-flood protection (the petrel/1 form of HTTP/2 rapid reset): more than this many CANCEL
+   * frames from the client within `floodWindowMs` and the server sends GOAWAY(ENHANCE_YOUR_CALM);
+   * 0 = off. Server only. Default 2000 (200 cancellations a second, on average, per connection).
+   */
+  maxResetsPerWindow?: number;
+  /** The window of the flood counters above, in ms. Default 10000. */
+  floodWindowMs?: number;
   /** Schedules a write flush; all frames produced before it runs go out in one write. Default: queueMicrotask. */
   schedule?: (fn: () => void) => void;
   /** Time source and timers. Default: the system clock. */
   clock?: Clock;
+}
+
+/**
+ * Counts events in fixed windows of time: no allocation per event, one clock read. The count
+ * restarts when a window is over, so it is exact to within one window. @internal
+ */
+export class WindowCounter {
+  private start = 0;
+  private count = 0;
+
+  constructor(
+    readonly limit: number,
+    readonly windowMs: number,
+  ) {}
+
+  /** Records one event at `now`; true when the window holds more than `limit` events. */
+  hit(now: number): boolean {
+    if (now - this.start >= this.windowMs) {
+      this.start = now;
+      this.count = 0;
+    }
+    return ++this.count > this.limit;
+  }
 }
 
 /** How often expired deadlines are swept (coarse on purpose: one timer per connection, not per call). */
@@ -81,6 +123,11 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   private readonly keepaliveTimeoutMs: number;
   private readonly idleTimeoutMs: number;
   private idleSince: number;
+  private readonly handshakeTimeoutMs: number;
+  private handshakeTimer: unknown = undefined;
+  private readonly pingFlood: WindowCounter | undefined;
+  /** CANCEL-flood counter for servers (undefined when off). */
+  protected readonly resetFlood: WindowCounter | undefined;
 
   constructor(options: ConnectionOptions, isServer: boolean) {
     this.local = { ...DEFAULT_SETTINGS, ...options.settings };
@@ -93,6 +140,12 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     this.idleTimeoutMs = options.idleTimeoutMs ?? (isServer ? 300_000 : 0);
     this.lastActivity = this.clock.now();
     this.idleSince = this.lastActivity;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? (isServer ? 10_000 : 0);
+    const floodWindowMs = options.floodWindowMs ?? 10_000;
+    const maxPings = options.maxPingsPerWindow ?? 200;
+    this.pingFlood = maxPings > 0 ? new WindowCounter(maxPings, floodWindowMs) : undefined;
+    const maxResets = options.maxResetsPerWindow ?? (isServer ? 2000 : 0);
+    this.resetFlood = maxResets > 0 ? new WindowCounter(maxResets, floodWindowMs) : undefined;
     // Until the peer ACKs our SETTINGS it may send frames up to the default size (spec §5.1).
     // A client may see GOAWAY first (a server refusing its version), so it checks "SETTINGS
     // first" itself in onFrame; a server leaves that to the reader.
@@ -162,6 +215,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
         if ((flags & FrameFlag.ACK) === 0) {
           if (this.peerSettingsSeen) throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "a second SETTINGS frame");
           this.peerSettingsSeen = true;
+          this.clearHandshakeTimer();
           this.onSettings(parseSettings(payload));
         } else this.onSettingsAck();
         return;
@@ -169,6 +223,12 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
         return this.onWindowUpdate(streamId, parseWindowUpdate(payload));
       case FrameType.PING:
         if ((flags & FrameFlag.ACK) === 0) {
+          if (this.pingFlood?.hit(this.clock.now()) === true) {
+            throw new ProtocolError(
+              ErrorCode.ENHANCE_YOUR_CALM,
+              `too many PINGs (over ${this.pingFlood.limit} within ${this.pingFlood.windowMs} ms)`,
+            );
+          }
           this.writer.writePing(payload, true);
           this.scheduleFlush();
         }
@@ -514,6 +574,25 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   /** A stream's deadline passed. */
   protected abstract onDeadline(s: S): void;
 
+  /**
+   * Starts the handshake timer: a peer that has not sent its preface and SETTINGS in time is cut
+   * off, however slowly it trickles bytes (the timer starts at connect and is never extended).
+   */
+  protected startHandshakeTimer(): void {
+    if (this.handshakeTimeoutMs <= 0 || this.peerSettingsSeen) return;
+    this.handshakeTimer = this.clock.setTimeout(() => {
+      this.handshakeTimer = undefined;
+      if (this.closed || this.failed || this.peerSettingsSeen) return;
+      this.closeError = new RpcError(Code.UNAVAILABLE, `no preface and SETTINGS within ${this.handshakeTimeoutMs} ms`);
+      this.sendGoAwayAndClose(ErrorCode.ENHANCE_YOUR_CALM, `no SETTINGS within ${this.handshakeTimeoutMs} ms`);
+    }, this.handshakeTimeoutMs);
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer !== undefined) this.clock.clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
+  }
+
   /** Starts keepalive and idle checks; adapters call it once the connection is open. */
   protected startHousekeeping(): void {
     const every = Math.min(this.keepaliveMs || Number.POSITIVE_INFINITY, this.idleTimeoutMs || Number.POSITIVE_INFINITY);
@@ -549,6 +628,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   }
 
   private stopTimers(): void {
+    this.clearHandshakeTimer();
     if (this.deadlineTimer !== undefined) this.clock.clearTimeout(this.deadlineTimer);
     if (this.housekeepingTimer !== undefined) this.clock.clearTimeout(this.housekeepingTimer);
     this.deadlineTimer = undefined;

@@ -14,6 +14,7 @@ import {
   type Codec,
   type HandlerContext,
   type MethodHandler,
+  type PeerInfo,
   type Router,
   type ServerResponse,
 } from "@petrel/core";
@@ -32,6 +33,8 @@ export interface ServerConnectionOptions extends ConnectionOptions {
   router: Router;
   /** Peer address for HandlerContext.peer, e.g. `127.0.0.1:50123`. */
   peerAddress: string;
+  /** The full HandlerContext.peer (e.g. with the TLS identity); overrides `peerAddress`. */
+  peer?: PeerInfo;
   /** Largest message the server sends. Default 4 MiB (and never more than the peer accepts). */
   maxSendMessageSize?: number;
   /** Sees every error a handler produced (also non-RpcErrors, which the peer sees as INTERNAL). */
@@ -66,7 +69,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   private lastStreamId = 0;
   private gracefulClose = false;
   private readonly router: Router;
-  private readonly peerInfo: { address: string; protocol: string };
+  private readonly peerInfo: PeerInfo;
   private readonly maxSend: number;
   private readonly onHandlerError: ((error: unknown, ctx: HandlerContext) => void) | undefined;
   private readonly admission: AdmissionController | undefined;
@@ -76,7 +79,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     super({ ...options, settings: { codecs: options.router.codecs.names(), ...options.settings } }, true);
     this.channel = channel;
     this.router = options.router;
-    this.peerInfo = { address: options.peerAddress, protocol: "petrel/1" };
+    this.peerInfo = options.peer ?? { address: options.peerAddress, protocol: "petrel/1" };
     this.maxSend = options.maxSendMessageSize ?? 4 * 1024 * 1024;
     this.onHandlerError = options.onHandlerError;
     this.admission = options.admission;
@@ -87,6 +90,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     // The server speaks only after the client's preface (spec §2.1), so a non-petrel client
     // gets no bytes back.
     this.startHousekeeping();
+    this.startHandshakeTimer();
   }
 
   protected override onPrefaceOk(): void {
@@ -166,6 +170,14 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       }
       case FrameType.CANCEL: {
         this.checkOpened(streamId);
+        // Rapid reset: opening and cancelling streams costs the client nothing and the server a
+        // handler invocation each; counted over a window, not per stream, to keep this cheap.
+        if (this.resetFlood?.hit(this.clock.now()) === true) {
+          throw new ProtocolError(
+            ErrorCode.ENHANCE_YOUR_CALM,
+            `too many CANCELs (over ${this.resetFlood.limit} within ${this.resetFlood.windowMs} ms)`,
+          );
+        }
         const c = parseCancel(payload);
         const s = this.streams.get(streamId);
         if (s === undefined) return;
