@@ -11,7 +11,7 @@ import * as tls from "node:tls";
 import { after, before, describe, it } from "node:test";
 import { createClient, createRouter } from "@petrel/core";
 import fc from "fast-check";
-import { TestService, createTestCerts, createTestServiceImpl, opensslPath, type TestCerts } from "@petrel/testing";
+import { TestService, createTestCerts, createTestServiceImpl, eventually, opensslPath, type TestCerts } from "@petrel/testing";
 import { createGrpcTransport } from "./grpc-transport.js";
 import type { HttpHandler } from "./http-handler.js";
 import { createNativeTransport } from "./native-transport.js";
@@ -200,7 +200,13 @@ describe("one port for every protocol", () => {
     }
   });
 
-  it("counts what it detected", () => {
+  it("counts what it detected, and the connections open now", async () => {
+    const before = server.connections;
+    const s = net.connect(port, "127.0.0.1");
+    await new Promise<void>((r) => s.once("connect", () => r()));
+    await eventually(() => server.connections === before + 1, 10_000, "one more open connection");
+    s.destroy();
+    await eventually(() => server.connections === before, 10_000, "back to the count before");
     const d = server.detected;
     assert.ok(d.native >= 1 && d.h2 >= 2 && d.http1 >= 2 && d.json >= 1, JSON.stringify(d));
   });

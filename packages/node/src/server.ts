@@ -91,6 +91,8 @@ export interface PetrelServer {
   readonly detected: Readonly<Record<DetectedProtocol | "refused", number>>;
   /** Connections closed at once because `maxConnections` were open. */
   readonly droppedConnections: number;
+  /** Connections open now, every protocol (TCP sockets, before and after detection). */
+  readonly connections: number;
   /**
    * Replaces the TLS key, certificate, CAs and client-certificate policy without a restart: new
    * connections use them, established ones continue. Throws on invalid options or a server made
@@ -301,6 +303,9 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
 
   return {
     detected,
+    get connections() {
+      return sockets.size;
+    },
     get droppedConnections() {
       return dropped;
     },
