@@ -1,5 +1,6 @@
 // @internal Helpers shared by this package's tests and the bench simulation (not exported).
 import type { Endpoint } from "@petrel/discovery";
+import { FakeClock } from "@petrel/testing";
 import { EndpointStats, type EndpointStatsOptions } from "./endpoint-stats.js";
 import type { SubchannelInfo } from "./types.js";
 
@@ -24,16 +25,11 @@ export function makeSubchannels(n: number, options?: EndpointStatsOptions, extra
   return out;
 }
 
-/** @internal A settable clock. */
+/**
+ * @internal A settable clock for EndpointStats, which only reads `now`: `advance` and `set` move
+ * time at once (no timers to fire, nothing to await).
+ */
 export function fakeClock(start = 0): { now(): number; advance(ms: number): void; set(t: number): void } {
-  let t = start;
-  return {
-    now: () => t,
-    advance(ms) {
-      t += ms;
-    },
-    set(v) {
-      t = v;
-    },
-  };
+  const clock = new FakeClock(start);
+  return { now: () => clock.now(), advance: (ms) => clock.set(clock.now() + ms), set: (t) => clock.set(t) };
 }

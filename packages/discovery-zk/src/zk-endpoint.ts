@@ -1,5 +1,10 @@
 // Znode layout and the JSON an instance's znode holds.
-import type { Endpoint } from "@petrel/discovery";
+import {
+  decodeEndpoint as decodeEndpointJson,
+  encodeEndpoint as encodeEndpointJson,
+  type Endpoint,
+  validateEndpoint,
+} from "@petrel/discovery";
 
 /** The default root: instances live at `<root>/<service>/providers/<instance-id>`. */
 export const DEFAULT_ZK_ROOT = "/petrel";
@@ -48,32 +53,12 @@ export function providersPath(root: string, service: string): string {
 
 /** Validates an endpoint before it is written; throws a clear TypeError. @internal */
 export function checkEndpoint(e: Endpoint): Endpoint {
-  if (e === null || typeof e !== "object") throw new TypeError("zk: endpoint must be an object");
-  checkName("instance id", e.id);
-  if (typeof e.address !== "string" || e.address.length === 0) {
-    throw new TypeError(`zk: endpoint "${e.id}" needs an address (host:port)`);
-  }
-  if (e.weight !== undefined && !(Number.isFinite(e.weight) && e.weight >= 0)) {
-    throw new TypeError(`zk: endpoint "${e.id}" weight must be a finite number >= 0`);
-  }
-  if (e.protocols !== undefined && !(Array.isArray(e.protocols) && e.protocols.every((p) => typeof p === "string"))) {
-    throw new TypeError(`zk: endpoint "${e.id}" protocols must be an array of strings`);
-  }
-  if (e.metadata !== undefined) {
-    if (e.metadata === null || typeof e.metadata !== "object") {
-      throw new TypeError(`zk: endpoint "${e.id}" metadata must be an object of strings`);
-    }
-    for (const [k, v] of Object.entries(e.metadata)) {
-      if (typeof v !== "string") throw new TypeError(`zk: endpoint "${e.id}" metadata "${k}" must be a string`);
-    }
-  }
-  return e;
+  return validateEndpoint(e, "zk", (id) => checkName("instance id", id));
 }
 
 /** The znode data: the endpoint's set fields as JSON. @internal */
 export function encodeEndpoint(e: Endpoint): Buffer {
-  const { id, address, protocols, weight, zone, version, metadata } = e;
-  return Buffer.from(JSON.stringify({ id, address, protocols, weight, zone, version, metadata }));
+  return Buffer.from(encodeEndpointJson(e));
 }
 
 /**
@@ -82,25 +67,9 @@ export function encodeEndpoint(e: Endpoint): Buffer {
  * @internal
  */
 export function decodeEndpoint(path: string, data: Buffer | undefined): Endpoint | Error {
-  const id = path.slice(path.lastIndexOf("/") + 1);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(data?.toString("utf8") ?? "");
-  } catch {
-    return new Error(`zk: data of ${path} is not JSON`);
-  }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return new Error(`zk: data of ${path} is not an object`);
-  const o = raw as Record<string, unknown>;
-  if (typeof o.address !== "string" || o.address === "") return new Error(`zk: data of ${path} has no address`);
-  const e: { -readonly [K in keyof Endpoint]: Endpoint[K] } = { id, address: o.address };
-  if (Array.isArray(o.protocols)) e.protocols = o.protocols.filter((p): p is string => typeof p === "string");
-  if (typeof o.weight === "number" && Number.isFinite(o.weight) && o.weight >= 0) e.weight = o.weight;
-  if (typeof o.zone === "string") e.zone = o.zone;
-  if (typeof o.version === "string") e.version = o.version;
-  if (o.metadata && typeof o.metadata === "object" && !Array.isArray(o.metadata)) {
-    const md: Record<string, string> = {};
-    for (const [k, v] of Object.entries(o.metadata)) if (typeof v === "string") md[k] = v;
-    e.metadata = md;
-  }
-  return e;
+  const e = decodeEndpointJson(data?.toString("utf8") ?? "", `zk: data of ${path}`);
+  if (e instanceof Error) return e;
+  // A stored id is ignored: the znode name is authoritative.
+  const { id: _stored, ...fields } = e;
+  return { id: path.slice(path.lastIndexOf("/") + 1), ...fields };
 }

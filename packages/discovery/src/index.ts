@@ -21,6 +21,7 @@ export {
   type ResolverTarget,
 } from "./types.js";
 export { parseTarget } from "./target.js";
+export { decodeEndpoint, encodeEndpoint, validateEndpoint, type DecodedEndpoint } from "./endpoint-json.js";
 export { formatHostPort, parseAddressList, parseHostPort, type HostPort } from "./address.js";
 export { getResolver, registerResolver, registeredSchemes, resolve } from "./resolver-table.js";
 export { staticResolverFactory } from "./static-resolver.js";

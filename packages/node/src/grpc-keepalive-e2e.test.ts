@@ -375,7 +375,10 @@ describe("keepalive end to end", () => {
       });
       pinger.start();
       await eventually(() => sent >= 3 || timeouts > 0, WAIT_MS, "three pings or a timeout");
-      assert.equal(stalled, "ok", "the peer answered the first ping during the stall");
+      // "ok": the peer answered during the stall; "not-equal": it had answered already before the
+      // stall began (a busy box can run the worker first). Either way the ACK was there before the
+      // deadline; only "timed-out" would mean the peer never answered.
+      assert.ok(stalled === "ok" || stalled === "not-equal", `the peer answered the first ping (${stalled})`);
       assert.equal(timeouts, 0, "no keepalive timeout");
     } finally {
       pinger?.stop();
