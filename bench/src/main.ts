@@ -3,7 +3,8 @@
 //                    [--duration S] [--warmup S] [--inflight 1,32,256] [--profile]
 // Each row = one server child + one client child (pinned to cores 0/1 when possible); in
 // "h2load>X" rows the client is the h2load binary (see h2load.ts), in "h2load-h1>X" rows h2load in
-// HTTP/1.1 mode (see h2load-h1.ts).
+// HTTP/1.1 mode (see h2load-h1.ts). "codec:<name>" systems (or "codec:*") run the codec step
+// in this process instead (bench/src/codecs: encode/decode ops/s, sizes, unary over petrel/1).
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -11,6 +12,9 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { ChildResult, ClientConfig } from "./child.ts";
+import { CODEC_NAMES } from "./codecs/codec-set.ts";
+import { runCodecE2e } from "./codecs/e2e.ts";
+import { type CodecRow, formatCodecTable, formatCodecTargets, runCodecMicro } from "./codecs/run.ts";
 import { findH2load, isH2loadSystem, runH2load } from "./h2load.ts";
 import { isH2loadH1System, runH2loadH1 } from "./h2load-h1.ts";
 import { formatRatios, formatTable, formatTargets, type Row, toJsonRows } from "./report.ts";
@@ -43,7 +47,8 @@ if (args.help) {
       `systems: ${Object.keys(registry).join(", ")}\n` +
       `default: ${DEFAULT_SYSTEMS.join(", ")}\n` +
       `--quick default: ${QUICK_SYSTEMS.join(", ")}\n` +
-      `"h2load>X" rows drive X's server with h2load (nghttp2-client), unary only; "h2load-h1>X" the same over HTTP/1.1.`,
+      `"h2load>X" rows drive X's server with h2load (nghttp2-client), unary only; "h2load-h1>X" the same over HTTP/1.1.\n` +
+      `codec systems: ${CODEC_NAMES.map((c) => `codec:${c}`).join(", ")}, or codec:* for all (in-process, included by default).`,
   );
   process.exit(0);
 }
@@ -64,7 +69,15 @@ function die(msg: string): never {
   process.exit(2);
 }
 
-let systems = list(args.systems) ?? (args.quick ? QUICK_SYSTEMS : DEFAULT_SYSTEMS);
+const CODEC_SYSTEMS = CODEC_NAMES.map((c) => `codec:${c}`);
+const requested = list(args.systems);
+// Codec rows take ~1 min (~15 s with --quick) and are part of every default run.
+let systems = requested ?? [...(args.quick ? QUICK_SYSTEMS : DEFAULT_SYSTEMS), "codec:*"];
+const codecSystems = systems.filter((s) => s.startsWith("codec:"));
+const codecNames = codecSystems.includes("codec:*") ? [...CODEC_NAMES] : codecSystems.map((s) => s.slice("codec:".length));
+for (const s of codecSystems)
+  if (s !== "codec:*" && !CODEC_SYSTEMS.includes(s)) die(`unknown system "${s}" (known codecs: ${CODEC_SYSTEMS.join(", ")}, codec:*)`);
+systems = systems.filter((s) => !s.startsWith("codec:"));
 for (const s of systems) if (!(s in registry)) die(`unknown system "${s}" (known: ${Object.keys(registry).join(", ")})`);
 const usesH2load = (s: string): boolean => isH2loadSystem(s) || isH2loadH1System(s);
 const H2LOAD = systems.some(usesH2load) ? findH2load() : undefined;
@@ -268,16 +281,17 @@ for (const workload of workloads) {
   for (const inflight of levels) for (const system of rowSystems) specs.push({ system, workload, inflight });
 }
 
-if (specs.length === 0) {
+if (specs.length === 0 && codecNames.length === 0) {
   console.error("bench: no rows to run");
   process.exit(0);
 }
 if (args.profile) mkdirSync(PROF_DIR, { recursive: true });
-console.error(
-  `bench: ${specs.length} rows, warm-up ${warmupS} s + measure ${durationS} s each; ` +
-    (PIN ? "server pinned to core 0, client to core 1" : "no CPU pinning (needs taskset and >= 2 cores)") +
-    (args.profile ? `; CPU profiles -> ${PROF_DIR}` : ""),
-);
+if (specs.length > 0)
+  console.error(
+    `bench: ${specs.length} rows, warm-up ${warmupS} s + measure ${durationS} s each; ` +
+      (PIN ? "server pinned to core 0, client to core 1" : "no CPU pinning (needs taskset and >= 2 cores)") +
+      (args.profile ? `; CPU profiles -> ${PROF_DIR}` : ""),
+  );
 
 const rows: Row[] = [];
 for (const spec of specs) {
@@ -289,13 +303,36 @@ for (const spec of specs) {
   );
 }
 
-console.log();
-console.log(formatTable(rows));
-const ratios = formatRatios(rows);
-if (ratios) console.log(`\n${ratios}`);
-const targets = formatTargets(rows);
-if (targets) console.log(`\n${targets}`);
+// Codec step: in-process, bounded (per cell: warm-up + measure, about a tenth of a row's time).
+let codecRows: CodecRow[] = [];
+if (codecNames.length > 0) {
+  const measureMs = Math.min(1000, durationS * 200);
+  const cellWarmupMs = Math.min(300, warmupS * 150);
+  console.error(`bench: codec step (${codecNames.join(", ")}), ${measureMs} ms per cell`);
+  const log = (l: string): void => {
+    console.error(l);
+  };
+  const micro = await runCodecMicro({ codecs: codecNames, measureMs, warmupMs: cellWarmupMs, log });
+  codecRows = micro.rows.concat(await runCodecE2e(micro.codecs, { measureMs: measureMs * 2, warmupMs: cellWarmupMs, log }));
+  for (const [name, why] of micro.skipped) console.error(`bench: codec:${name} skipped: ${why}`);
+}
+
+if (rows.length > 0) {
+  console.log();
+  console.log(formatTable(rows));
+  const ratios = formatRatios(rows);
+  if (ratios) console.log(`\n${ratios}`);
+  const targets = formatTargets(rows);
+  if (targets) console.log(`\n${targets}`);
+}
+if (codecRows.length > 0) {
+  console.log();
+  console.log(formatCodecTable(codecRows));
+  const codecTargets = formatCodecTargets(codecRows);
+  if (codecTargets) console.log(`\n${codecTargets}`);
+}
 if (args.json) {
-  writeFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.json), `${JSON.stringify(toJsonRows(rows), null, 2)}\n`);
+  const json = [...toJsonRows(rows), ...codecRows.map((r) => ({ ...r, rps: Math.round(r.rps) }))];
+  writeFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), args.json), `${JSON.stringify(json, null, 2)}\n`);
   console.error(`bench: wrote ${args.json}`);
 }
