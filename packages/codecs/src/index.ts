@@ -3,3 +3,4 @@ export { createAvroSchemaRegistry, type AvroSchema, type AvroSchemaEntry, type A
 export { AVRO_FINGERPRINT_KEY, createAvroFingerprintInterceptor, createAvroServerFingerprintInterceptor } from "./avro-metadata.js";
 export { avroRabin, avroFingerprintBytes } from "./avro-fingerprint.js";
 export { deriveAvroSchema } from "./avro-schema.js";
+export { flatbuffersCodec, fbView, fbMessage, fbAligned, type FlatbuffersRoot } from "./flatbuffers-codec.js";
