@@ -4,3 +4,4 @@ export { AVRO_FINGERPRINT_KEY, createAvroFingerprintInterceptor, createAvroServe
 export { avroRabin, avroFingerprintBytes } from "./avro-fingerprint.js";
 export { deriveAvroSchema } from "./avro-schema.js";
 export { flatbuffersCodec, fbView, fbMessage, fbAligned, type FlatbuffersRoot } from "./flatbuffers-codec.js";
+export { createMsgpackCodec, msgpackCodec, type MsgpackCodecOptions } from "./msgpack.js";

@@ -123,7 +123,10 @@ export function createConnectHandler(router: Router, options: ConnectHandlerOpti
     const codec = router.codecs.get(ct.codec);
     const streamingMethod = handler.method.methodKind !== "unary";
     if (codec === undefined || ct.stream !== streamingMethod) {
-      const want = streamingMethod ? "application/connect+proto or application/connect+json" : "application/proto or application/json";
+      const want = router.codecs
+        .names()
+        .map((n) => (streamingMethod ? `application/connect+${n}` : `application/${n}`))
+        .join(", ");
       sendUnaryError(req, res, new RpcError(Code.UNKNOWN, `unsupported content-type ${JSON.stringify(rawType)}, want ${want}`), 415);
       return true;
     }

@@ -185,7 +185,8 @@ function serveCall(
   }
   const codec = router.codecs.get(codecName);
   if (codec === undefined) {
-    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported codec "${codecName}"`);
+    const accepted = router.codecs.names().join(", ");
+    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported codec "${codecName}"; this server accepts: ${accepted}`);
     return;
   }
   let reqCompression: Compression | undefined;

@@ -223,7 +223,10 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       return this.refuse(id, Code.UNIMPLEMENTED, what);
     }
     const codec = this.router.codecs.get(h.codec);
-    if (codec === undefined) return this.refuse(id, Code.UNIMPLEMENTED, `unsupported codec "${h.codec}"`);
+    if (codec === undefined) {
+      const accepted = this.router.codecs.names().join(", ");
+      return this.refuse(id, Code.UNIMPLEMENTED, `unsupported codec "${h.codec}"; this server accepts: ${accepted}`);
+    }
     if (h.timeoutMs === 0) return this.refuse(id, Code.DEADLINE_EXCEEDED, "deadline exceeded before the call started");
     let permit: AdmissionPermit | undefined;
     if (this.admission !== undefined) {
