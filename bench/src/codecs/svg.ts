@@ -36,6 +36,7 @@ export function codecSvg(rows: CodecRow[], subtitle: string): string {
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="11">`,
+    "<title>Petrel codec benchmark: encode/decode ops/s and encoded size per codec and message</title>",
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="10" y="20" font-size="15" font-weight="bold">Petrel codec benchmark: small / order / batch messages</text>`,
     `<text x="10" y="38" fill="#57606a">${esc(subtitle)}</text>`,
