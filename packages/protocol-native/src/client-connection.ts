@@ -19,6 +19,7 @@ import { ConnectionBase, statusForGoAway, type ConnectionOptions } from "./conne
 import { parseCancel } from "./cancel-payload.js";
 import { ErrorCode, FrameType, MAX_STREAM_ID, frameTypeName } from "./frame-types.js";
 import type { GoAway } from "./goaway-payload.js";
+import type { Settings } from "./settings-payload.js";
 import { parseMetadataBlock } from "./metadata-block.js";
 import { StreamBase } from "./native-stream.js";
 import { ProtocolError } from "./protocol-error.js";
@@ -78,6 +79,9 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     this.channel = dial(address, this) as ByteChannel;
   }
 
+  private peerSettingsArrived = false;
+  private settingsWaiters: Array<{ resolve: () => void; reject: (e: RpcError) => void }> | undefined = undefined;
+
   /** Whether the channel is connected and the connection takes new calls. */
   get ready(): boolean {
     return this.open && !this.draining && !this.closed;
@@ -106,7 +110,33 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
   }
 
   protected onClosed(error: RpcError): void {
+    const waiters = this.settingsWaiters;
+    this.settingsWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.reject(error);
     this.listener.onClosed(this, error, this.open);
+  }
+
+  protected override onSettings(s: Settings): void {
+    super.onSettings(s);
+    if (this.peerSettingsArrived) return;
+    this.peerSettingsArrived = true;
+    const waiters = this.settingsWaiters;
+    this.settingsWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.resolve();
+  }
+
+  /**
+   * Resolves once the server's SETTINGS arrived, so its limits (message size, streams) apply to
+   * the next call; rejects if the connection closes first. Calls need not wait for it (spec §5.1:
+   * until then both sides use the defaults), but `connect()` does.
+   */
+  whenSettled(): Promise<void> {
+    if (this.peerSettingsArrived) return Promise.resolve();
+    if (this.closed) return Promise.reject(this.closeError ?? new RpcError(Code.UNAVAILABLE, "connection closed before SETTINGS"));
+    return new Promise((resolve, reject) => {
+      if (this.settingsWaiters === undefined) this.settingsWaiters = [];
+      this.settingsWaiters.push({ resolve, reject });
+    });
   }
 
   /** Closes once the calls in progress end. */

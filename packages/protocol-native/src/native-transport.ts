@@ -195,7 +195,8 @@ export function createNativeClientTransport(options: NativeTransportOptions): Co
       return (await conn.stream(req as StreamRequest)) as StreamResponse<O>;
     },
     async connect() {
-      await pick();
+      // Established means the server's SETTINGS arrived: its limits apply to the first call.
+      await (await pick()).whenSettled();
     },
     close() {
       if (!closed) closed = true;
