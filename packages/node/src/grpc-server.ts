@@ -10,6 +10,7 @@ import { keepaliveMs, publishConnectionEvent, setupServerKeepalive, type ServerK
 import { handleStream, type ServerConfig } from "./grpc-server-call.js";
 import { secureServerOptions, tlsPeerInfo, type GrpcServerTlsOptions, type TlsPeerInfo } from "./grpc-tls.js";
 import { reloadServerTls } from "./tls-options.js";
+import { listenTcp } from "./tcp-channel.js";
 
 export { COMPRESS_HEADER } from "./grpc-server-call.js";
 
@@ -227,14 +228,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
       reloadServerTls(server as http2.Http2SecureServer, tls, "grpc");
     },
     listen({ port = 0, host = "127.0.0.1" } = {}) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          const a = server.address();
-          if (a === null || typeof a === "string") return reject(new Error("no TCP address"));
-          resolve({ host: a.address, port: a.port });
-        });
-      });
+      return listenTcp(server, port, host);
     },
     async close({ graceMs = 10_000 } = {}) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

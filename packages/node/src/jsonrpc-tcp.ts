@@ -9,6 +9,7 @@ import {
 } from "@petrel/protocol-jsonrpc";
 import { withErrorChannel } from "./jsonrpc-server-common.js";
 import { peerInfoOf } from "./tls-peer.js";
+import { listenTcp } from "./tcp-channel.js";
 
 /** Options of `serveJsonRpcSocket`. */
 export interface JsonRpcSocketOptions {
@@ -119,15 +120,7 @@ export function createJsonRpcTcpServer(router: Router, options: JsonRpcTcpServer
     dispatcher,
     server,
     listen({ port = 0, host = "127.0.0.1" } = {}) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const a = server.address();
-          if (a === null || typeof a === "string") return reject(new Error("no TCP address"));
-          resolve({ host: a.address, port: a.port });
-        });
-      });
+      return listenTcp(server, port, host);
     },
     close() {
       return new Promise((resolve) => {

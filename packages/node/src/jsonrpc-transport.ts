@@ -4,6 +4,7 @@ import { connect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, Metadata, RpcError, type StreamResponse, type Transport, type UnaryRequest, type UnaryResponse } from "@petrel/core";
+import { codeFromHttpStatus } from "@petrel/protocol-grpc";
 import {
   clientWire,
   decodeResponse,
@@ -205,26 +206,15 @@ function guard<T>(
   });
 }
 
+/**
+ * The code for a JSON-RPC HTTP response that is not 200: gRPC's mapping for responses without a
+ * status (codeFromHttpStatus), except that a JSON-RPC 400 is the caller's bad request and 413 its
+ * oversized body.
+ */
 function httpStatusCode(status: number): Code {
-  switch (status) {
-    case 400:
-      return Code.INVALID_ARGUMENT;
-    case 401:
-      return Code.UNAUTHENTICATED;
-    case 403:
-      return Code.PERMISSION_DENIED;
-    case 404:
-      return Code.UNIMPLEMENTED;
-    case 413:
-      return Code.RESOURCE_EXHAUSTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return Code.UNAVAILABLE;
-    default:
-      return Code.UNKNOWN;
-  }
+  if (status === 400) return Code.INVALID_ARGUMENT;
+  if (status === 413) return Code.RESOURCE_EXHAUSTED;
+  return codeFromHttpStatus(status);
 }
 
 /** The https.Agent TLS options from `tls` (checked like every Petrel client's). */

@@ -4,6 +4,7 @@ import { Code, codeName, Metadata, RpcError, ServerContext, toWireError, type Me
 import { MethodIndex } from "@petrel/protocol-jsonrpc";
 import { gobTypeOf, isGobError, messageFromGob, messageToGob, NetRpcReader, NetRpcWriter, type NetRpcFrame } from "@petrel/protocol-gob";
 import { peerInfoOf } from "./tls-peer.js";
+import { listenTcp } from "./tcp-channel.js";
 
 /** Options of `serveGobRpcSocket`. */
 export interface GobRpcSocketOptions {
@@ -170,15 +171,7 @@ export function createGobRpcServer(router: Router, options: GobRpcServerOptions 
   return {
     server,
     listen({ port = 0, host = "127.0.0.1" } = {}) {
-      return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          const a = server.address();
-          if (a === null || typeof a === "string") return reject(new Error("no TCP address"));
-          resolve({ host: a.address, port: a.port });
-        });
-      });
+      return listenTcp(server, port, host);
     },
     close() {
       return new Promise((resolve) => {

@@ -21,6 +21,7 @@ import type { GrpcServerTlsOptions } from "./grpc-tls.js";
 import { reloadServerTls, tlsServerOptions } from "./tls-options.js";
 import { chainHttpHandlers, type HttpHandler } from "./http-handler.js";
 import { createNativeServer, type NativeServer, type NativeServerOptions } from "./native-server.js";
+import { listenTcp } from "./tcp-channel.js";
 
 /** Options of {@link createPetrelServer}. */
 export interface PetrelServerOptions {
@@ -314,15 +315,7 @@ export function createPetrelServer(options: PetrelServerOptions): PetrelServer {
       reloadServerTls(tlsServer, t, "petrel server");
     },
     async listen({ port = 0, host = "127.0.0.1" } = {}) {
-      const bound = await new Promise<{ host: string; port: number }>((resolve, reject) => {
-        listener.once("error", reject);
-        listener.listen(port, host, () => {
-          listener.off("error", reject);
-          const a = listener.address();
-          if (a === null || typeof a === "string") return reject(new Error("no TCP address"));
-          resolve({ host: a.address, port: a.port });
-        });
-      });
+      const bound = await listenTcp(listener, port, host);
       const reg = options.registry;
       if (reg !== undefined) {
         const address = reg.advertise ?? (bound.host.includes(":") ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`);

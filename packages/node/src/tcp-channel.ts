@@ -1,4 +1,4 @@
-import { connect, type Socket } from "node:net";
+import { connect, type Server, type Socket } from "node:net";
 import type { ByteChannel, ChannelEvents, Dialer } from "@petrel/protocol-native";
 
 /**
@@ -40,3 +40,19 @@ export const tcpDialer: Dialer = (address, events) => {
   socket.once("connect", () => events.onOpen());
   return bindSocket(socket, events);
 };
+
+/**
+ * Starts `server` listening on `host:port` (port 0 picks a free one) and resolves with the bound
+ * address; a listen error (e.g. EADDRINUSE) rejects. Shared by every Petrel TCP server.
+ */
+export function listenTcp(server: Server, port: number, host: string): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const a = server.address();
+      if (a === null || typeof a === "string") return reject(new Error("no TCP address"));
+      resolve({ host: a.address, port: a.port });
+    });
+  });
+}
