@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type AnyFn, Code, Metadata, RpcError, applyInterceptors, createClient, type Interceptor } from "@petrel/core";
+import { type AnyFn, Code, Metadata, RpcError, applyInterceptors, createClient, setErrorEndpoint, type Interceptor } from "@petrel/core";
 import { type BreakerEvent, createRetryInterceptor } from "@petrel/resilience";
 import { TestService } from "@petrel/testing";
 import { FakeClock, FakeEndpoint, ManualResolver, seeded, settle } from "./channel-test-fixture.js";
@@ -149,7 +149,8 @@ describe("createResilientChannel", () => {
     const channelFn: AnyFn = async (req) => {
       avoids.push([...(takeAvoid(req) ?? [])].join(","));
       notePicked(req, { id: `e${++n}`, address: `e${n}:1` });
-      if (n < 4) throw new RpcError(Code.UNAVAILABLE, "down");
+      // Like the channel: a failed call's error names its endpoint (attempt 1 has no hint).
+      if (n < 4) throw setErrorEndpoint(new RpcError(Code.UNAVAILABLE, "down"), `e${n}`);
       return { stream: false, header: new Metadata(), trailer: new Metadata(), message: {} } as never;
     };
     const fn = applyInterceptors<AnyFn>(channelFn, [retry, createEndpointHintInterceptor()]);

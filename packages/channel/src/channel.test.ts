@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Code, createClient, type Interceptor } from "@petrel/core";
+import { Code, createClient, errorEndpoint, type Interceptor } from "@petrel/core";
 import { TestService, drain, expectRpcError } from "@petrel/testing";
 import { FakeClock, FakeEndpoint, ManualResolver, seeded, settle } from "./channel-test-fixture.js";
 import { AVOID_HEADER, createChannel, pickedEndpoint, type Channel, type ChannelEvent, type ChannelOptions } from "./index.js";
@@ -346,6 +346,26 @@ describe("channel: calls", () => {
     }
     assert.deepEqual(seen, ["b", "b", "b", "b", "b", "b"]);
     assert.equal(sent.length, 6);
+    await channel.close();
+  });
+
+  it("a failed call's error names the endpoint it went to (what a retry avoids next)", async () => {
+    const { eps, channel, client } = setup(2);
+    channel.connect();
+    await settle();
+    const [a, b] = eps as [FakeEndpoint, FakeEndpoint];
+    a.failCode = Code.UNAVAILABLE;
+    b.failCode = Code.NOT_FOUND;
+    const errors = await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        client.echo({ text: "x" }).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    const named = errors.map((e) => `${(e as { code: number }).code}@${errorEndpoint(e)}`).sort();
+    assert.deepEqual(named, [`${Code.NOT_FOUND}@b`, `${Code.NOT_FOUND}@b`, `${Code.UNAVAILABLE}@a`, `${Code.UNAVAILABLE}@a`].sort());
     await channel.close();
   });
 

@@ -2,6 +2,7 @@ import type { DescMessage } from "@bufbuild/protobuf";
 import {
   Code,
   RpcError,
+  setErrorEndpoint,
   type StreamRequest,
   type StreamResponse,
   type Transport,
@@ -453,7 +454,11 @@ class ChannelImpl implements Channel, SubchannelHost {
       // A custom policy's feedback must not fail the call.
     }
     if (err === undefined) sub.callSucceeded();
-    else if (err.code === Code.UNAVAILABLE) sub.callUnavailable(err);
+    else {
+      // Lets a retry prefer another endpoint (A6) without per-call bookkeeping on success.
+      setErrorEndpoint(err, sub.endpoint.id);
+      if (err.code === Code.UNAVAILABLE) sub.callUnavailable(err);
+    }
     if (this.#outlier !== undefined && sub.state !== "SHUTDOWN") {
       this.#outlier.record(sub, ok, [...this.#subs.values()] as OutlierHost[], this.clock.now());
     }

@@ -1,5 +1,15 @@
 export { Code, codeName, isCode, parseCode } from "./code.js";
-export { COMMITTED, markRpcError, RpcError, toWireError, UNPROCESSED, type ErrorDetail } from "./rpc-error.js";
+export {
+  COMMITTED,
+  ENDPOINT,
+  errorEndpoint,
+  markRpcError,
+  RpcError,
+  setErrorEndpoint,
+  toWireError,
+  UNPROCESSED,
+  type ErrorDetail,
+} from "./rpc-error.js";
 export { encodeStatusDetails, decodeStatusDetails } from "./status-details.js";
 export { Metadata, isBinaryKey, isValidMetadataPair, validateMetadataPair, type MetadataInit, type MetadataValue } from "./metadata.js";
 export { createCodecRegistry, type Codec, type CodecRegistry } from "./codec.js";

@@ -97,6 +97,26 @@ export function toWireError(reason: unknown): RpcError {
 export const UNPROCESSED: unique symbol = Symbol.for("petrel.rpc.unprocessed") as never;
 export const COMMITTED: unique symbol = Symbol.for("petrel.rpc.committed") as never;
 
+/**
+ * The endpoint (its id, e.g. `10.0.0.7:50051`) a failed call went to, set by a balancing channel
+ * on the error it rejects with, so a retry policy can prefer another endpoint without any
+ * per-call bookkeeping on the happy path.
+ */
+export const ENDPOINT: unique symbol = Symbol.for("petrel.rpc.endpoint") as never;
+
+/** Records on an error the endpoint its call went to ({@link ENDPOINT}) and returns the error. */
+export function setErrorEndpoint<E extends object>(err: E, endpoint: string): E {
+  (err as Record<symbol, unknown>)[ENDPOINT] = endpoint;
+  return err;
+}
+
+/** The endpoint recorded on an error by {@link setErrorEndpoint}, if any. */
+export function errorEndpoint(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const ep = (err as Record<symbol, unknown>)[ENDPOINT];
+  return typeof ep === "string" ? ep : undefined;
+}
+
 /** Sets a retry mark on an error and returns it. */
 export function markRpcError<E extends object>(err: E, mark: typeof UNPROCESSED | typeof COMMITTED): E {
   (err as Record<symbol, unknown>)[mark] = true;

@@ -1,6 +1,6 @@
 import { Code, RpcError, type AnyFn, type AnyRequest, type AnyResponse, type Interceptor, type StreamResponse } from "@petrel/core";
 import { CircuitBreaker, type CircuitBreakerOptions, validateCircuitBreakerOptions } from "./breaker.js";
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, turnClock } from "./clock.js";
 
 /** Options of {@link createBreakerRegistry}: one breaker config for every (endpoint, method). */
 export interface BreakerRegistryOptions extends CircuitBreakerOptions {
@@ -30,7 +30,8 @@ export interface BreakerRegistry {
 export function createBreakerRegistry(options: BreakerRegistryOptions = {}): BreakerRegistry {
   validateCircuitBreakerOptions(options);
   const perMethod = options.perMethod ?? true;
-  const clock = options.clock ?? systemClock;
+  // Call durations need millisecond accuracy only: one clock read per loop turn (see turnClock).
+  const clock = options.clock ?? turnClock;
   const byEndpoint = new Map<string, Map<string, CircuitBreaker>>();
   const all = function* (): IterableIterator<CircuitBreaker> {
     for (const m of byEndpoint.values()) yield* m.values();

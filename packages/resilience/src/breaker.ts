@@ -1,5 +1,5 @@
 import { Code } from "@petrel/core";
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, turnClock } from "./clock.js";
 import { BucketCounters } from "./throttle-window.js";
 
 /**
@@ -74,7 +74,7 @@ export interface CircuitBreakerOptions {
   permittedCallsInHalfOpenState?: number;
   /** Status codes the interceptor records as failures. Default {@link DEFAULT_FAILURE_CODES}. */
   failureCodes?: readonly Code[];
-  /** Time source. Default the system clock. */
+  /** Time source. Default {@link turnClock} (one clock read per event-loop turn). */
   clock?: Pick<Clock, "now">;
   /** Receives state changes and rejected calls. Must not throw. */
   onEvent?: (e: BreakerEvent) => void;
@@ -142,7 +142,7 @@ export class CircuitBreaker {
     readonly name = "",
   ) {
     this.config = validateCircuitBreakerOptions(options);
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? turnClock;
     this.onEvent = options.onEvent;
     if (this.config.windowType === "count") this.ring = new Uint8Array(this.config.windowSize);
     else this.buckets = new BucketCounters(this.config.windowSize, 1000, 3);

@@ -1,5 +1,5 @@
 // @petrel/resilience: deadlines, retries and hedging (gRFC A6), service config; runtime-neutral.
-export { type Clock, FakeClock, sleep, systemClock } from "./clock.js";
+export { type Clock, FakeClock, sleep, systemClock, turnClock } from "./clock.js";
 export { type BackoffOptions, ExponentialBackoff, backoffCeiling, validateBackoffOptions } from "./backoff.js";
 export { RetryThrottle, type RetryThrottleEvent, type RetryThrottleOptions, validateRetryThrottleOptions } from "./retry-throttle.js";
 export {

@@ -1,7 +1,7 @@
 // The fused limiter + retry + breaker interceptor (retry-fused.ts) built by createResilienceInterceptors.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type AnyFn, Code, RpcError, applyInterceptors } from "@petrel/core";
+import { type AnyFn, Code, RpcError, applyInterceptors, setErrorEndpoint } from "@petrel/core";
 import "./breaker-config.js"; // registers the circuitBreaker policy
 import { FakeClock } from "./clock.js";
 import { createBulkhead } from "./concurrency.js";
@@ -31,7 +31,7 @@ function fused(clock: FakeClock, circuitBreaker: object, limiter = createBulkhea
 }
 
 describe("fused limiter + retry + breaker", () => {
-  it("first attempt is the caller's request with the shared hint; a retry is a copy that avoids noted endpoints", async () => {
+  it("first attempt is the caller's request without a hint; a retry is a copy that avoids the endpoint on the error", async () => {
     const clock = new FakeClock();
     const { ics, limiter } = fused(clock, {});
     const seen: { info: AttemptInfo | undefined; prev: string | undefined; endpoints: string[] }[] = [];
@@ -40,8 +40,10 @@ describe("fused limiter + retry + breaker", () => {
     const transport: AnyFn = (req) => {
       const info = attemptInfo(req);
       seen.push({ info, prev: req.header.getString(PREVIOUS_ATTEMPTS_KEY), endpoints: [...(info?.previousEndpoints ?? [])] });
-      noteAttemptEndpoint(req, `e${seen.length}`);
-      return s.next(req);
+      const endpoint = `e${seen.length}`;
+      noteAttemptEndpoint(req, endpoint);
+      // As a channel does: the endpoint of a failed attempt travels on its error.
+      return s.next(req).catch((e: object) => Promise.reject(setErrorEndpoint(e, endpoint)));
     };
     const call = applyInterceptors<AnyFn>(transport, ics);
     const req = unaryReq();
@@ -49,7 +51,7 @@ describe("fused limiter + retry + breaker", () => {
     assert.equal((res.message as unknown as { text: string }).text, "second");
     assert.equal(s.calls[0], req, "attempt 1 is not copied");
     assert.notEqual(s.calls[1], req, "attempt 2 is a copy");
-    assert.equal(seen[0]?.info?.attempt, 1);
+    assert.equal(seen[0]?.info, undefined, "attempt 1 carries no hint");
     assert.deepEqual(seen[0]?.endpoints, []);
     assert.equal(seen[0]?.prev, undefined, "no grpc-previous-rpc-attempts on attempt 1");
     assert.equal(seen[1]?.info?.attempt, 2);

@@ -10,7 +10,8 @@
  * only the cost differs. The happy path of a unary call is synchronous up to one `next(req)`:
  * limiter `admit()`, breaker `tryAcquire()`, the first attempt sent as the caller's own request
  * (see `retryUnary` in retry.ts), then one continuation records the outcome on the breaker, the
- * retry throttle and the permit. Each async interceptor layer it replaces costs a promise, an
+ * retry throttle and the permit. Call durations for the breaker come from its clock, by default
+ * `turnClock` (one clock read per event-loop turn). Each async interceptor layer it replaces costs a promise, an
  * `await` and a few hundred ns per call (bench/src/micro/resilience-overhead.ts). Only a failed or
  * rejected first attempt enters the async retry loop, whose attempts go through the breaker
  * interceptor.
@@ -22,7 +23,6 @@ import type { Bulkhead, ConcurrencyLimiter, Permit } from "./concurrency.js";
 import { overloadError } from "./concurrency.js";
 import { createConcurrencyLimitClientInterceptor, outcomeOf } from "./concurrency-interceptor.js";
 import { type RetryInterceptorOptions, createRetryInterceptor, fillRetryOptions, headerSnapshot, retryAfterFirst } from "./retry.js";
-import { markFirstAttempt } from "./retry-signals.js";
 
 /** Options of {@link createFusedRetryInterceptor}. @internal */
 export interface FusedRetryOptions {
@@ -85,7 +85,6 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
         if (permit === undefined) return Promise.reject(overloadError("client concurrency limit reached", limiter.pushbackMs));
       }
       const snap = headerSnapshot(req);
-      markFirstAttempt(req);
       let breaker: CircuitBreaker | undefined;
       if (breakers !== undefined) {
         if (req.path !== breakerPath || breakerOfPath === undefined) {

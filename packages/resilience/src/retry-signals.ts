@@ -80,52 +80,19 @@ export interface AttemptInfo {
 // dies with the request.
 const attempts = new WeakMap<object, AttemptInfo>();
 
-/**
- * The hint of every retried call's first attempt: the retry interceptor sends attempt 1 as the
- * caller's own request (no copy) and maps it to this one shared, frozen object, so the happy path
- * allocates nothing. Its `previousEndpoints` is always empty (nothing came before attempt 1);
- * {@link noteAttemptEndpoint} on such a request records the endpoint in a side table that the
- * retry reads only when it retries.
- */
-const FIRST_ATTEMPT: AttemptInfo = Object.freeze({
-  attempt: 1,
-  transparent: false,
-  previousEndpoints: Object.freeze([]) as unknown as string[],
-});
-// Endpoints noted for first attempts; an entry exists only where a balancer noted one.
-const firstEndpoints = new WeakMap<object, string[]>();
-
-// First attempts carry FIRST_ATTEMPT under this key on the request itself: setting a property
-// is far cheaper per call than a WeakMap entry (bench/src/micro/resilience-overhead.ts).
-const FIRST_KEY = Symbol("petrel.retry.firstAttempt");
-
-/** The attempt hint of a request, if a retry or hedging interceptor sent it. */
+/** The attempt hint of a request sent by a retry (attempt 2 on) or hedging interceptor. */
 export function attemptInfo(req: AnyRequest): AttemptInfo | undefined {
-  return attempts.get(req) ?? (req as unknown as Record<symbol, AttemptInfo | undefined>)[FIRST_KEY];
+  return attempts.get(req);
 }
 
-/** Records the endpoint an attempt went to, so later attempts of the call can avoid it. */
+/**
+ * Records the endpoint an attempt went to, so later attempts of the call can avoid it. A retried
+ * call's first attempt is the caller's own request, with no hint (nothing to pay for on the happy
+ * path): where it went reaches the retry through the error instead (core's `setErrorEndpoint`,
+ * set by the channel).
+ */
 export function noteAttemptEndpoint(req: AnyRequest, endpoint: string): void {
-  const info = attemptInfo(req);
-  if (info === undefined) return;
-  if (info !== FIRST_ATTEMPT) {
-    info.previousEndpoints.push(endpoint);
-    return;
-  }
-  const seen = firstEndpoints.get(req);
-  if (seen === undefined) firstEndpoints.set(req, [endpoint]);
-  else seen.push(endpoint);
-}
-
-/** Marks `req` as the first attempt of a retried call (the shared {@link FIRST_ATTEMPT} hint). @internal */
-export function markFirstAttempt(req: AnyRequest): void {
-  if (Object.isExtensible(req)) (req as unknown as Record<symbol, AttemptInfo>)[FIRST_KEY] = FIRST_ATTEMPT;
-  else attempts.set(req, FIRST_ATTEMPT);
-}
-
-/** Endpoints noted for a first attempt marked with {@link markFirstAttempt}. @internal */
-export function firstAttemptEndpoints(req: AnyRequest): readonly string[] | undefined {
-  return firstEndpoints.get(req);
+  attemptInfo(req)?.previousEndpoints.push(endpoint);
 }
 
 /**

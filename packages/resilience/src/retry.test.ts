@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type AnyRequest, Code, Metadata, type RpcError, type StreamResponse } from "@petrel/core";
+import { type AnyRequest, Code, Metadata, type RpcError, type StreamResponse, setErrorEndpoint } from "@petrel/core";
 import { TestService } from "@petrel/testing";
 import { create } from "@bufbuild/protobuf";
 import { FakeClock } from "./clock.js";
@@ -48,7 +48,8 @@ describe("retry interceptor (unary)", () => {
     );
     assert.deepEqual(
       calls.map((c) => attemptInfo(c)?.attempt),
-      [1, 2, 3, 4],
+      [undefined, 2, 3, 4],
+      "attempt 1 is the caller's request, without a hint",
     );
   });
 
@@ -184,12 +185,15 @@ describe("retry interceptor (unary)", () => {
     let n = 0;
     const next = (req: AnyRequest) => {
       seen.push(req.signal as AbortSignal);
-      noteAttemptEndpoint(req, `10.0.0.${++n}:1`);
+      const endpoint = `10.0.0.${++n}:1`;
       assert.deepEqual(
-        attemptInfo(req)?.previousEndpoints.slice(0, n - 1),
+        attemptInfo(req)?.previousEndpoints.slice(0, n - 1) ?? [],
         Array.from({ length: n - 1 }, (_, i) => `10.0.0.${i + 1}:1`),
       );
-      return n < 3 ? Promise.reject(err(Code.UNAVAILABLE)) : Promise.resolve(ok());
+      // Attempt 1 has no hint: a channel reports its endpoint on the error; later attempts are
+      // noted by the endpoint-hint interceptor (and may be reported on the error as well).
+      noteAttemptEndpoint(req, endpoint);
+      return n < 3 ? Promise.reject(setErrorEndpoint(err(Code.UNAVAILABLE), endpoint)) : Promise.resolve(ok());
     };
     await settle(clock, ic(next)(unaryReq({ signal: caller.signal })));
     assert.equal(seen.length, 3);

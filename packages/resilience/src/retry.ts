@@ -27,6 +27,7 @@ import {
   type AnyRequest,
   type AnyResponse,
   type Code,
+  errorEndpoint,
   type Interceptor,
   Metadata,
   type MetadataValue,
@@ -37,16 +38,7 @@ import {
 import { ExponentialBackoff, validateBackoffOptions } from "./backoff.js";
 import { type Clock, sleep, systemClock } from "./clock.js";
 import { ReplayInput } from "./retry-replay.js";
-import {
-  type AttemptInfo,
-  COMMITTED,
-  UNPROCESSED,
-  attemptRequest,
-  firstAttemptEndpoints,
-  hasMark,
-  markFirstAttempt,
-  readPushback,
-} from "./retry-signals.js";
+import { type AttemptInfo, COMMITTED, UNPROCESSED, attemptRequest, hasMark, readPushback } from "./retry-signals.js";
 import type { RetryThrottle } from "./retry-throttle.js";
 
 /** `retryPolicy` of a service config, durations in ms. */
@@ -173,12 +165,12 @@ export function headerSnapshot(req: AnyRequest): readonly (string | MetadataValu
 
 /**
  * A unary call's first attempt, kept free of per-call state: it goes out as the caller's own
- * request, hinted with the shared first-attempt {@link AttemptInfo}; only a failure enters the
+ * request, without an {@link AttemptInfo} hint (where it went comes back on its error, see
+ * {@link retryAfterFirst}); only a failure enters the
  * retry loop ({@link retryAfterFirst}), which builds attempt copies from then on.
  */
 function retryUnary(f: Filled, next: AnyFn, req: AnyRequest): Promise<AnyResponse> {
   const snap = headerSnapshot(req);
-  markFirstAttempt(req);
   let p: Promise<AnyResponse>;
   try {
     p = next(req);
@@ -201,10 +193,12 @@ export async function retryAfterFirst(
 ): Promise<AnyResponse> {
   const s = new CallState(f);
   s.attempt = 1;
-  const seen = firstAttemptEndpoints(req);
-  if (seen !== undefined) s.endpoints.push(...seen);
   let e = first;
   for (;;) {
+    // Where the failed attempt went (set by a channel): the next attempt avoids it. The
+    // endpoint-hint interceptor may have noted it already.
+    const ep = errorEndpoint(e);
+    if (ep !== undefined && !s.endpoints.includes(ep)) s.endpoints.push(ep);
     const err = RpcError.from(e);
     const d = decide(s, req, err, hasMark(err, COMMITTED));
     if (d.t === "fail") throw err;

@@ -16,7 +16,7 @@
 import { type AnyFn, type Interceptor, applyInterceptors } from "@petrel/core";
 import type { CircuitBreakerOptions } from "./breaker.js";
 import { createBreakerRegistry } from "./breaker-registry.js";
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, systemClock, turnClock } from "./clock.js";
 import type { Bulkhead, ConcurrencyLimiter } from "./concurrency.js";
 import { createConcurrencyLimitClientInterceptor } from "./concurrency-interceptor.js";
 import { type DeadlineInterceptorOptions, createDeadlineInterceptor, createTimeoutInterceptor } from "./deadline.js";
@@ -79,7 +79,9 @@ export function createResilienceInterceptors(
     if (mc.retryPolicy !== undefined && mc.hedgingPolicy === undefined && keys.every((k) => k === "circuitBreaker")) {
       const cb = mc.policies.circuitBreaker as CircuitBreakerOptions | undefined;
       const breakers =
-        cb === undefined ? undefined : createBreakerRegistry({ ...cb, clock, onEvent: onEvent as CircuitBreakerOptions["onEvent"] });
+        cb === undefined
+          ? undefined
+          : createBreakerRegistry({ ...cb, clock: options.clock ?? turnClock, onEvent: onEvent as CircuitBreakerOptions["onEvent"] });
       const retry = { ...common, policy: mc.retryPolicy, random: options.random, now: options.now };
       parts.push({ order: 100, ic: createFusedRetryInterceptor({ retry, limiter, breakers }) });
       return parts.map((p) => p.ic);
