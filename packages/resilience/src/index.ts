@@ -118,3 +118,9 @@ export {
   type FaultInjectorOptions,
 } from "./fault.js";
 export { parseFaultInjectionConfig } from "./fault-config.js";
+export {
+  type ConcurrencyLimitConfig,
+  type RateLimitConfig,
+  parseConcurrencyLimitConfig,
+  parseRateLimitConfig,
+} from "./limits-config.js";

@@ -9,9 +9,10 @@
  * (order 100), then the registered policies by their order (default 200, i.e. per attempt).
  * One {@link RetryThrottle} per call of this function: use one set of interceptors per target.
  *
- * A method with a `retryPolicy` and no policy besides an optional `circuitBreaker` gets ONE fused
- * interceptor for limiter + retry + breaker (retry-fused.ts): the same behaviour as the composed
- * chain at a fraction of the per-call cost.
+ * A method with a `retryPolicy` and no policy besides an optional `circuitBreaker` and
+ * `concurrencyLimit` (or the `limiter` option, not both) gets ONE fused interceptor for limiter +
+ * retry + breaker (retry-fused.ts): the same behaviour as the composed chain at a fraction of the
+ * per-call cost.
  */
 import { type AnyFn, type Interceptor, applyInterceptors } from "@petrel/core";
 import type { CircuitBreakerOptions } from "./breaker.js";
@@ -22,6 +23,7 @@ import { createConcurrencyLimitClientInterceptor } from "./concurrency-intercept
 import { type DeadlineInterceptorOptions, createDeadlineInterceptor, createTimeoutInterceptor } from "./deadline.js";
 import { type HedgingEvent, createHedgingInterceptor } from "./hedging.js";
 import { type RetryEvent, createRetryInterceptor } from "./retry.js";
+import { type ConcurrencyLimitConfig, concurrencyLimiterOf } from "./limits-config.js";
 import { createFusedRetryInterceptor } from "./retry-fused.js";
 import { RetryThrottle, type RetryThrottleEvent } from "./retry-throttle.js";
 import {
@@ -76,14 +78,17 @@ export function createResilienceInterceptors(
     if (mc.timeoutMs !== undefined) parts.push({ order: 0, ic: createTimeoutInterceptor(mc.timeoutMs, options.now) });
     const common = { throttle, clock, maxAttemptsCap: options.maxAttemptsCap, onEvent };
     const keys = Object.keys(mc.policies).filter((k) => getPolicyRegistration(k)?.createInterceptor !== undefined);
-    if (mc.retryPolicy !== undefined && mc.hedgingPolicy === undefined && keys.every((k) => k === "circuitBreaker")) {
+    const methodLimit = mc.policies.concurrencyLimit as ConcurrencyLimitConfig | undefined;
+    const fusable = keys.every((k) => k === "circuitBreaker" || (k === "concurrencyLimit" && limiter === undefined));
+    if (mc.retryPolicy !== undefined && mc.hedgingPolicy === undefined && fusable) {
       const cb = mc.policies.circuitBreaker as CircuitBreakerOptions | undefined;
       const breakers =
         cb === undefined
           ? undefined
           : createBreakerRegistry({ ...cb, clock: options.clock ?? turnClock, onEvent: onEvent as CircuitBreakerOptions["onEvent"] });
       const retry = { ...common, policy: mc.retryPolicy, random: options.random, now: options.now };
-      parts.push({ order: 100, ic: createFusedRetryInterceptor({ retry, limiter, breakers }) });
+      const fusedLimiter = methodLimit === undefined ? limiter : concurrencyLimiterOf(methodLimit, clock);
+      parts.push({ order: 100, ic: createFusedRetryInterceptor({ retry, limiter: fusedLimiter, breakers }) });
       return parts.map((p) => p.ic);
     }
     if (limiterIc !== undefined) parts.push({ order: 50, ic: limiterIc });
