@@ -3,7 +3,10 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { flatbuffersCodec } from "@petrel/codecs";
 import { type Codec, protoBinaryCodec, protoJsonCodec } from "@petrel/core";
+import { Builder } from "flatbuffers";
+import { fbDecode, fbEncode, fbView } from "./flatbuffers.ts";
 import type { MessageCase } from "./messages.ts";
 import { loadPbjsTypes, toPbjsObject } from "./pbjs.ts";
 
@@ -13,6 +16,26 @@ export interface Prepared {
   decode(bytes: Uint8Array): unknown;
   /** The encoded message (what decode() is measured on; its length is the "bytes" column). */
   bytes: Uint8Array;
+  /**
+   * Zero-copy access (FlatBuffers): open the bytes and read the fields a handler typically reads,
+   * materialising nothing else. Measured as extra rows `codec:<name>-view`, workload "decode".
+   */
+  view?(bytes: Uint8Array): unknown;
+}
+
+/**
+ * End-to-end over a carrier method (one `bytes` field, e.g. google.protobuf.BytesValue) instead of
+ * the bench's echo methods: how a FlatBuffers service runs in Petrel.
+ */
+export interface CarrierE2e {
+  /** The Petrel codec of carrier messages (wire name travels per call). */
+  codec: Codec;
+  /** Client side: the message's payload, in bytes the caller owns (not a pooled view). */
+  encode(c: MessageCase): Uint8Array;
+  /** Client side: the reply's payload back into a plain message. */
+  decode(c: MessageCase, bytes: Uint8Array): unknown;
+  /** Server side: what the handler reads of the request before echoing its bytes. */
+  handle(c: MessageCase, bytes: Uint8Array): unknown;
 }
 
 export interface BenchCodec {
@@ -21,6 +44,13 @@ export interface BenchCodec {
   prepare(c: MessageCase): Prepared;
   /** A Petrel Codec (wire name + encode/decode) when the codec can run end to end; else undefined. */
   wire?: Codec;
+  /** End-to-end through carrier methods instead of `wire` (FlatBuffers). */
+  carrier?: CarrierE2e;
+  /**
+   * How run.ts checks the codec before measuring: "message" (default) - decode(encode(m)) equals
+   * m; "bytes" - the encoded bytes equal protobuf-es' (protobufjs, whose messages are its own objects).
+   */
+  check?: "message" | "bytes";
 }
 
 /** Every codec name the bench knows, in table order (optional ones may be skipped at run time). */
@@ -43,7 +73,6 @@ function fromCodec(name: string, codec: Codec): BenchCodec {
 const OPTIONAL: Record<string, string[]> = {
   msgpack: ["msgpack.ts", "msgpack-codec.ts"],
   avro: ["avro.ts", "avro-codec.ts"],
-  flatbuffers: ["flatbuffers.ts", "flatbuffers-codec.ts"],
 };
 
 /** True for a value shaped like a Petrel Codec. */
@@ -106,6 +135,7 @@ export async function loadCodecs(wanted: readonly string[] = CODEC_NAMES): Promi
       const types = await loadPbjsTypes();
       codecs.push({
         name,
+        check: "bytes",
         prepare: (c) => {
           const t = types[c.typeName];
           const obj = toPbjsObject(c.message);
@@ -113,6 +143,7 @@ export async function loadCodecs(wanted: readonly string[] = CODEC_NAMES): Promi
         },
       });
     } else if (name === "json") codecs.push(fromCodec(name, protoJsonCodec));
+    else if (name === "flatbuffers") codecs.push(flatbuffersBench());
     else if (name in OPTIONAL) {
       const c = await loadOptional(name);
       if (typeof c === "string") skipped.set(name, c);
@@ -120,4 +151,30 @@ export async function loadCodecs(wanted: readonly string[] = CODEC_NAMES): Promi
     } else skipped.set(name, `unknown codec (known: ${CODEC_NAMES.join(", ")})`);
   }
   return { codecs, skipped };
+}
+
+/**
+ * FlatBuffers over the bench messages (bench/src/codecs/flatbuffers.ts): encode builds from the
+ * plain message into one reused Builder, decode materialises a plain message, view reads a
+ * handler's fields in place. End to end it runs through carrier methods with @petrel/codecs'
+ * `flatbuffers` codec, the way a FlatBuffers service is served.
+ */
+function flatbuffersBench(): BenchCodec {
+  const builder = new Builder(1024);
+  return {
+    name: "flatbuffers",
+    prepare: (c) => ({
+      encode: () => fbEncode(builder, c.name, c.message),
+      decode: (bytes) => fbDecode(c.name, bytes),
+      view: (bytes) => fbView(c.name, bytes),
+      bytes: fbEncode(builder, c.name, c.message).slice(),
+    }),
+    carrier: {
+      codec: flatbuffersCodec,
+      // A copy: the call may encode after the next build reused the builder's buffer.
+      encode: (c) => fbEncode(builder, c.name, c.message).slice(),
+      decode: (c, bytes) => fbDecode(c.name, bytes),
+      handle: (c, bytes) => fbView(c.name, bytes),
+    },
+  };
 }

@@ -33,7 +33,7 @@ if (args.help) {
   console.log(
     "usage: node --import tsx bench/src/codecs/main.ts [--quick] [--codecs a,b] [--ms N] [--warmup-ms N] [--no-e2e]\n" +
       "                                                  [--json FILE] [--svg] [--svg-file FILE]\n" +
-      `codecs: ${CODEC_NAMES.join(", ")} (msgpack/avro/flatbuffers only when packages/codecs/src has them)`,
+      `codecs: ${CODEC_NAMES.join(", ")} (msgpack/avro only when packages/codecs/src has them; flatbuffers adds codec:flatbuffers-view rows)`,
   );
   process.exit(0);
 }

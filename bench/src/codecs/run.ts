@@ -60,9 +60,11 @@ export function measure(fn: () => unknown, ms: number): number {
 function check(codec: BenchCodec, c: MessageCase, bytes: Uint8Array, reference: Uint8Array): string | undefined {
   try {
     const p = codec.prepare(c);
-    if (codec.wire === undefined) return Buffer.compare(bytes, reference) === 0 ? undefined : "bytes differ from protobuf-es";
+    if (codec.check === "bytes") return Buffer.compare(bytes, reference) === 0 ? undefined : "bytes differ from protobuf-es";
     const back = p.decode(bytes);
-    return equals(c.schema, c.message, back as never) ? undefined : "decoded message differs from the original";
+    if (!equals(c.schema, c.message, back as never)) return "decoded message differs from the original";
+    if (p.view !== undefined && typeof p.view(bytes) !== "number") return "view did not return its checksum";
+    return undefined;
   } catch (err) {
     return (err as Error).message.split("\n")[0];
   }
@@ -79,6 +81,8 @@ export async function runCodecMicro(
   const rows: CodecRow[] = [];
   const es = await loadCodecs(["protobuf-es"]);
   for (const codec of codecs) {
+    // Zero-copy rows go after the codec's own rows, so table and chart keep them together.
+    const viewRows: CodecRow[] = [];
     for (const c of cases) {
       const system = `codec:${codec.name}`;
       let prepared: ReturnType<BenchCodec["prepare"]>;
@@ -107,7 +111,15 @@ export async function runCodecMicro(
       rows.push({ system, workload: "encode", message: c.name, rps: enc, bytes });
       rows.push({ system, workload: "decode", message: c.name, rps: dec, bytes });
       log(`  ${system} ${c.name}: ${bytes} B, encode ${fmtOps(enc)}/s, decode ${fmtOps(dec)}/s`);
+      const { view } = prepared;
+      if (view !== undefined) {
+        measure(() => view(input), opts.warmupMs);
+        const rps = measure(() => view(input), opts.measureMs);
+        viewRows.push({ system: `${system}-view`, workload: "decode", message: c.name, rps, bytes });
+        log(`  ${system}-view ${c.name}: open + handler reads ${fmtOps(rps)}/s`);
+      }
     }
+    rows.push(...viewRows);
   }
   return { rows, codecs, skipped };
 }
@@ -131,9 +143,11 @@ export function formatCodecTable(rows: CodecRow[]): string {
     const d = at("decode");
     const u = unary.find((r) => r.system === system && r.message === message);
     if (e?.error) return [system, message, String(e.bytes || "-"), "ERROR", "-", "-", "-"];
-    const both = e && d && e.rps > 0 && d.rps > 0 ? 1 / (1 / e.rps + 1 / d.rps) : 0;
+    const both = e && d && e.rps > 0 && d.rps > 0 ? fmtOps(1 / (1 / e.rps + 1 / d.rps)) : "-";
     const us = u === undefined ? "-" : u.error ? "ERROR" : Math.round(u.rps).toString();
-    return [system, message, String(e?.bytes ?? "-"), fmtOps(e?.rps ?? 0), fmtOps(d?.rps ?? 0), fmtOps(both), us];
+    // Decode-only systems (codec:flatbuffers-view) have no encode row: "-" rather than 0.
+    const ops = (r: CodecRow | undefined) => (r === undefined ? "-" : fmtOps(r.rps));
+    return [system, message, String(e?.bytes ?? d?.bytes ?? "-"), ops(e), ops(d), both, us];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");

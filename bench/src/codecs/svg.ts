@@ -1,6 +1,7 @@
 // Hand-written SVG chart of the codec rows: a 3 x 3 grid (encode ops/s, decode ops/s, encoded
 // bytes) x (small, order, batch) of horizontal bar charts, one bar per codec, each panel on its
-// own linear scale (ops/s differ by orders of magnitude between messages).
+// own linear scale (ops/s differ by orders of magnitude between messages). Decode-only systems
+// (codec:flatbuffers-view: open + handler reads) appear in the decode panels only.
 import type { CodecRow } from "./run.ts";
 
 const PALETTE = ["#1f6feb", "#8250df", "#bf3989", "#d1242f", "#bc4c00", "#4d2d00", "#1a7f37", "#57606a"];
@@ -30,7 +31,10 @@ export function codecSvg(rows: CodecRow[], subtitle: string): string {
     { title: "decode (ops/s, higher is better)", workload: "decode", pick: (r) => r.rps, bytes: false },
     { title: "encoded size (lower is better)", workload: "encode", pick: (r) => r.bytes, bytes: true },
   ];
-  const cellH = 28 + codecs.length * (BAR_H + GAP);
+  // A panel lists only the systems that have its workload: decode-only ones (codec:flatbuffers-view)
+  // sit in the decode panel. Colours follow the system, so a codec keeps its colour across panels.
+  const inPanel = (workload: string) => codecs.filter((s) => ok.some((r) => r.system === s && r.workload === workload));
+  const cellH = 28 + Math.max(...metrics.map((m) => inPanel(m.workload).length)) * (BAR_H + GAP);
   const width = 20 + messages.length * CELL_W;
   const height = 60 + metrics.length * (cellH + 24);
   const out: string[] = [];
@@ -44,18 +48,20 @@ export function codecSvg(rows: CodecRow[], subtitle: string): string {
   metrics.forEach((m, mi) => {
     const y0 = 56 + mi * (cellH + 24);
     out.push(`<text x="10" y="${y0 + 4}" font-size="13" font-weight="bold">${esc(m.title)}</text>`);
+    const shown = inPanel(m.workload);
     messages.forEach((msg, gi) => {
       const x0 = 10 + gi * CELL_W;
-      const vals = codecs.map((s) => {
+      const vals = shown.map((s) => {
         const r = ok.find((x) => x.system === s && x.message === msg && x.workload === m.workload);
         return r ? m.pick(r) : 0;
       });
       const max = Math.max(1, ...vals);
       const barMax = CELL_W - LABEL_W - 80;
       out.push(`<text x="${x0 + LABEL_W}" y="${y0 + 20}" fill="#24292f">${esc(msg)}</text>`);
-      codecs.forEach((s, ci) => {
-        const y = y0 + 26 + ci * (BAR_H + GAP);
-        const v = vals[ci];
+      shown.forEach((s, si) => {
+        const ci = codecs.indexOf(s);
+        const y = y0 + 26 + si * (BAR_H + GAP);
+        const v = vals[si];
         const w = Math.max(v > 0 ? 1 : 0, Math.round((v / max) * barMax));
         out.push(
           `<text x="${x0 + LABEL_W - 6}" y="${y + BAR_H - 4}" text-anchor="end">${esc(s.replace(/^codec:/, ""))}</text>`,

@@ -27,6 +27,8 @@ describe("flatbuffers generated code", () => {
       assert.ok(schemas.length > 0);
       execFileSync(FLATC, ["--ts", "--ts-flat-files", "-o", out, ...schemas.map((f) => join(FBS, f))], { timeout: 60_000 });
       const fresh = readdirSync(out).sort();
+      // order.fbs: the codec's tests; bench.fbs: the codec benchmark's messages (bench/src/codecs/flatbuffers.ts).
+      for (const f of ["order_generated.ts", "bench_generated.ts"]) assert.ok(fresh.includes(f), `flatc produced ${f}`);
       assert.deepEqual(readdirSync(GEN).sort(), fresh, "generated file set");
       for (const f of fresh) {
         assert.equal(

@@ -9,7 +9,9 @@
  *
  * - {@link setMessageCompression}`(msg, false)` before sending `msg` (a request on a client stream,
  *   a response from a handler): that message goes out uncompressed although its call compresses.
- *   `true` is the default and only has an effect on a call that has an encoding.
+ *   `true` compresses the message even when it is smaller than the transport's `compressMinBytes`
+ *   (default 1024); without a hint the size decides. Either only has an effect on a call that has
+ *   an encoding.
  * - {@link wasCompressed}`(msg)` on a received message: whether it arrived with the compressed flag.
  *   Transports that never compress (petrel/1, in-memory) leave it false.
  *

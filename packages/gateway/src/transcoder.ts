@@ -13,7 +13,21 @@ import {
 } from "@bufbuild/protobuf";
 import type { ServerResponse } from "node:http";
 import { Code, type Metadata, type PeerInfo, RpcError, toWireError } from "@petrel/core";
-import { DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse, peerInfoOf, readBody } from "@petrel/node";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  type HttpContentEncoding,
+  type HttpContentEncodingOptions,
+  type HttpHandler,
+  type HttpRequest,
+  type HttpResponse,
+  createHttpContentEncoding,
+  decodeRequestBody,
+  encodeResponseBody,
+  peerInfoOf,
+  readBody,
+  requestCodings,
+  responseCoding,
+} from "@petrel/node";
 import { collectRoutes, type Route } from "./http-rules.js";
 import { httpStatusFromCode, statusJson } from "./http-status.js";
 import {
@@ -54,15 +68,20 @@ export interface CallSpec {
 /** Runs a call: in-process through a router, or remotely through a Transport. Rejections may be anything. */
 export type CallInvoker = (call: CallSpec) => Promise<CallResult>;
 
-/** Options shared by `createRestGateway` and `createRestProxy`. */
-export interface TranscoderOptions {
+/**
+ * Options shared by `createRestGateway` and `createRestProxy`. Content codings
+ * (`compressions`, `compressMinBytes`, `preferredEncodings`): request bodies with
+ * `Content-Encoding` are decompressed within `maxBodyBytes`; unary responses and the OpenAPI
+ * document are compressed per `Accept-Encoding`; NDJSON/SSE streams stay uncompressed.
+ */
+export interface TranscoderOptions extends HttpContentEncodingOptions {
   /**
    * Serve the OpenAPI 3.1 document at this path (GET). Default `/openapi.json`; `false` turns it off.
    */
   openapiPath?: string | false;
   /** `info` of the OpenAPI document. Default `{title: "Petrel REST gateway", version: "1.0.0"}`. */
   openapiInfo?: OpenApiInfo;
-  /** Largest request body read, in bytes; bigger bodies get 413. Default 4 MiB. */
+  /** Largest request body read, in bytes, before and after decompression; bigger bodies get 413. Default 4 MiB. */
   maxBodyBytes?: number;
   /**
    * Headers forwarded as metadata under their own name (lower case). Default `["authorization", "traceparent", "tracestate"]`.
@@ -118,6 +137,9 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
   let openapiText: string | undefined;
   const passUnmatched = options.passUnmatched ?? true;
   const onInternal = options.onInternalError ?? (() => {});
+  const enc: HttpContentEncoding = createHttpContentEncoding(options);
+  /** The OpenAPI document compressed per coding, made on first demand. */
+  const openapiEncoded = new Map<string, Promise<Uint8Array | undefined>>();
 
   function sendError(res: HttpResponse, e: unknown, httpStatus?: number, extra?: Record<string, string>): void {
     if (!(e instanceof RpcError)) onInternal(e);
@@ -156,9 +178,17 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
       const md = headersToRequestMetadata(headers, forwarded);
       let body: JsonValue | undefined;
       if (route.body !== undefined) {
+        const ce = req.headers["content-encoding"];
+        const codings = ce === undefined ? undefined : requestCodings(enc, ce);
+        if (codings?.t === "unsupported") {
+          req.resume();
+          // RFC 9110 §15.5.16: Accept-Encoding on a 415 names the codings a request may use.
+          return sendError(res, new RpcError(Code.INVALID_ARGUMENT, codings.message), 415, { "accept-encoding": enc.accept });
+        }
         let bytes: Buffer;
         try {
           bytes = await readBody(req, maxBody);
+          if (codings?.t === "coded") bytes = await decodeRequestBody(bytes, codings.codings, maxBody);
         } catch (e) {
           const err = RpcError.from(e);
           return sendError(res, err, err.code === Code.RESOURCE_EXHAUSTED ? 413 : undefined);
@@ -191,12 +221,25 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
         const out: Record<string, string | string[]> = { "content-type": JSON_TYPE };
         metadataToHeaders(result.header(), METADATA_HEADER_PREFIX, out);
         metadataToHeaders(result.trailer(), TRAILER_HEADER_PREFIX, out);
-        out["content-length"] = String(Buffer.byteLength(text));
+        const size = Buffer.byteLength(text);
+        if (enc.enabled) out.vary = "Accept-Encoding";
+        const coding = responseCoding(enc, req.headers["accept-encoding"], size);
+        const zipped = coding === undefined ? undefined : await encodeResponseBody(coding, text);
         if (res.destroyed) return;
+        if (zipped !== undefined) {
+          out["content-encoding"] = (coding as { name: string }).name;
+          out["content-length"] = String(zipped.byteLength);
+          res.writeHead(200, out);
+          res.end(zipped);
+          return;
+        }
+        out["content-length"] = String(size);
         res.writeHead(200, out);
         res.end(text);
         return;
       }
+      // Streams stay identity: the registry compresses whole messages, and an event must reach the
+      // client when it is written, which needs a flushing stream compressor.
       await writeStream(route, result, req, res, ac.signal);
     } catch (e) {
       sendError(res, ac.signal.aborted && !(e instanceof RpcError) ? ac.signal.reason : e);
@@ -256,9 +299,30 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
     const method = (req.method ?? "GET").toUpperCase();
     if (openapiPath !== false && path === openapiPath && (method === "GET" || method === "HEAD")) {
       openapiText ??= JSON.stringify(createOpenApiDocument(routes, options.openapiInfo));
-      res.writeHead(200, { "content-type": JSON_TYPE, "content-length": String(Buffer.byteLength(openapiText)) });
-      if (method === "HEAD") res.end();
-      else res.end(openapiText);
+      const text = openapiText;
+      const coding = responseCoding(enc, req.headers["accept-encoding"], Buffer.byteLength(text));
+      if (coding === undefined) {
+        const headers: Record<string, string> = { "content-type": JSON_TYPE, "content-length": String(Buffer.byteLength(text)) };
+        if (enc.enabled) headers.vary = "Accept-Encoding";
+        res.writeHead(200, headers);
+        if (method === "HEAD") res.end();
+        else res.end(text);
+        return true;
+      }
+      let zipped = openapiEncoded.get(coding.name);
+      if (zipped === undefined) {
+        zipped = encodeResponseBody(coding, text);
+        openapiEncoded.set(coding.name, zipped);
+      }
+      void zipped.then((bytes) => {
+        if (res.destroyed) return;
+        const headers: Record<string, string> = { "content-type": JSON_TYPE, vary: "Accept-Encoding" };
+        if (bytes !== undefined) headers["content-encoding"] = coding.name;
+        headers["content-length"] = String(bytes === undefined ? Buffer.byteLength(text) : bytes.byteLength);
+        res.writeHead(200, headers);
+        if (method === "HEAD") res.end();
+        else res.end(bytes ?? text);
+      });
       return true;
     }
     // gRPC and gRPC-Web on the same port are never REST, whatever the templates say.

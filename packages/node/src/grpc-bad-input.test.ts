@@ -96,7 +96,7 @@ describe("gRPC server: bad input gets the spec's status, and the server keeps se
     assert.equal(statusOf(r), Code.INTERNAL);
     const r2 = await rawRequest(port, { ...grpcHeaders, "grpc-encoding": "snappy" }, frame(0, new Uint8Array(0)));
     assert.equal(statusOf(r2), Code.UNIMPLEMENTED);
-    assert.equal(r2.headers["grpc-accept-encoding"], "identity,deflate,gzip");
+    assert.equal(r2.headers["grpc-accept-encoding"], "identity,deflate,gzip,br");
   });
 
   it("a malformed grpc-timeout and invalid base64 in a -bin header get INTERNAL", async () => {

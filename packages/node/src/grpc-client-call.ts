@@ -32,11 +32,12 @@ import {
   type CompressionRegistry,
   frameMessage,
 } from "@petrel/protocol-grpc";
+import { shouldCompress } from "./grpc-compression.js";
 import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
 
 /**
  * Petrel's per-call compression switch on the client: a request header `x-petrel-compress`
- * (`gzip`, `deflate` or `identity`) overrides the transport's `compression` for that call. It is
+ * (`gzip`, `deflate`, `br` or `identity`) overrides the transport's `compression` for that call. It is
  * removed before the request is sent.
  */
 export const COMPRESS_HEADER = "x-petrel-compress";
@@ -338,8 +339,16 @@ export class GrpcClientCall implements InflaterHooks {
     if ((this.queue?.length ?? 0) < OUTPUT_HIGH_WATER / 2 && (this.inflater?.inflight ?? 0) < OUTPUT_HIGH_WATER / 2) this.stream.resume();
   }
 
-  /** Sends the request stream with backpressure; half-closes at its end. */
-  async pumpRequests(input: AsyncIterable<MessageShape<DescMessage>>, maxSend: number, compression?: Compression): Promise<void> {
+  /**
+   * Sends the request stream with backpressure; half-closes at its end. With `compression`, each
+   * message is compressed as its hint or, without one, its size against `compressMinBytes` says.
+   */
+  async pumpRequests(
+    input: AsyncIterable<MessageShape<DescMessage>>,
+    maxSend: number,
+    compression?: Compression,
+    compressMinBytes = 0,
+  ): Promise<void> {
     let it: AsyncIterator<MessageShape<DescMessage>>;
     try {
       it = input[Symbol.asyncIterator]();
@@ -359,7 +368,7 @@ export class GrpcClientCall implements InflaterHooks {
         let bytes = this.codec.encode(this.req.method.input, r.value);
         if (bytes.length > maxSend)
           throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
-        const compress = compression !== undefined && messageCompressionHint(r.value) !== false;
+        const compress = compression !== undefined && shouldCompress(messageCompressionHint(r.value), bytes.length, compressMinBytes);
         if (compress) {
           bytes = await compressRequest(compression, bytes);
           if (this.done || this.stream.destroyed) return;

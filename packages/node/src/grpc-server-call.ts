@@ -37,6 +37,7 @@ import {
   type CompressionRegistry,
   frameMessage,
 } from "@petrel/protocol-grpc";
+import { shouldCompress } from "./grpc-compression.js";
 import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
 import type { GrpcPeerInfo } from "./grpc-tls.js";
 
@@ -47,7 +48,7 @@ const INPUT_HIGH_WATER = 16;
 
 /**
  * Petrel's per-call response compression switch: a handler that sets this response header
- * (`ctx.responseHeader.set(COMPRESS_HEADER, "gzip")`, or `deflate` / `identity`) before its first
+ * (`ctx.responseHeader.set(COMPRESS_HEADER, "gzip")`, or `deflate` / `br` / `identity`) before its first
  * response message has that call's responses compressed with it (if the client accepts it). The
  * header itself is never sent. The client transport honours the same request header.
  */
@@ -60,6 +61,8 @@ export interface ServerConfig {
   maxSend: number;
   compressions: CompressionRegistry;
   responseCompression: (method: DescMethod) => string | undefined;
+  /** Response messages smaller than this go uncompressed on a compressing call (unless hinted). */
+  compressMinBytes: number;
   onHandlerError: (error: unknown, ctx: HandlerContext) => void;
   /** The handler's view of the caller. */
   peer: (stream: http2.ServerHttp2Stream) => GrpcPeerInfo;
@@ -435,8 +438,8 @@ class GrpcServerCall implements InflaterHooks {
   }
 
   /**
-   * Encodes, checks the size limit, compresses (if this call does) and frames one response;
-   * synchronous unless the message is compressed.
+   * Encodes, checks the size limit, compresses (if this call does, and the message's hint or size
+   * asks for it) and frames one response; synchronous unless the message is compressed.
    */
   private encode(message: MessageShape<DescMessage>): Uint8Array | Promise<Uint8Array> {
     let bytes: Uint8Array;
@@ -452,7 +455,10 @@ class GrpcServerCall implements InflaterHooks {
       );
     }
     const c = this.responseCompression();
-    if (c === undefined || messageCompressionHint(message) === false) return frame(bytes, false);
+    // The identity path stops at the first test; the hint and threshold only matter on a compressing call.
+    if (c === undefined || !shouldCompress(messageCompressionHint(message), bytes.length, this.config.compressMinBytes)) {
+      return frame(bytes, false);
+    }
     return compressFrame(c, bytes);
   }
 

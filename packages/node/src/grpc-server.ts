@@ -4,7 +4,7 @@ import type { TLSSocket } from "node:tls";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { AdmissionController, HandlerContext, Router } from "@petrel/core";
 import type { CompressionRegistry } from "@petrel/protocol-grpc";
-import { createDefaultGrpcCompressions } from "./grpc-compression.js";
+import { createDefaultGrpcCompressions, validCompressMinBytes } from "./grpc-compression.js";
 import { limitOption, setupServerAbuseLimits, type ServerAbuseConfig } from "./grpc-abuse.js";
 import { keepaliveMs, publishConnectionEvent, setupServerKeepalive, type ServerKeepaliveConfig } from "./grpc-keepalive.js";
 import { handleStream, type ServerConfig } from "./grpc-server-call.js";
@@ -73,16 +73,23 @@ export interface GrpcServerOptions {
   maxHeaderListSize?: number;
   /**
    * Message compressions understood in requests and usable for responses, advertised in
-   * `grpc-accept-encoding`. Default `createDefaultGrpcCompressions()` (deflate, gzip).
+   * `grpc-accept-encoding`. Default `createDefaultGrpcCompressions()` (deflate, gzip, br).
    */
   compressions?: CompressionRegistry;
   /**
-   * Compression for response messages (e.g. `"gzip"`), used only when the client's
+   * Compression for response messages (e.g. `"gzip"`, `"br"`), used only when the client's
    * `grpc-accept-encoding` lists it. Default: none (identity).
    */
   compression?: string;
   /** Per-method response compression; overrides `compression`. Return undefined to use `compression`. */
   compressResponses?: (method: DescMethod) => string | undefined;
+  /**
+   * On a call whose responses are compressed, response messages smaller than this many encoded
+   * bytes are sent uncompressed (Compressed-Flag 0, which gRPC allows per message). A message
+   * marked `setMessageCompression(msg, true)` is compressed whatever its size; one marked `false`
+   * never is. Default 1024, as the Connect handler's.
+   */
+  compressMinBytes?: number;
   /**
    * Where HTTP/2 requests that are not gRPC go (gRPC-Web, Connect, REST, JSON-RPC over HTTP/2 …),
    * as Node http2 compatibility request/response objects. Default: HTTP 415 "this endpoint speaks gRPC".
@@ -136,6 +143,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
     if (name !== undefined && !compressions.supports(name)) throw new TypeError(`grpc: unknown compression "${name}"`);
   }
   const byMethod = options.compressResponses;
+  const compressMinBytes = validCompressMinBytes(options.compressMinBytes);
   const keepalive: ServerKeepaliveConfig = {
     timeMs: keepaliveMs("keepaliveTimeMs", options.keepaliveTimeMs, 2 * 60 * 60 * 1000),
     timeoutMs: keepaliveMs("keepaliveTimeoutMs", options.keepaliveTimeoutMs, 20_000),
@@ -170,6 +178,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer<http2.H
     maxSend,
     compressions,
     responseCompression: (method) => byMethod?.(method) ?? options.compression,
+    compressMinBytes,
     onHandlerError,
     // TLS identity is looked up per session, not per option: a one-port server (server.ts) hands
     // this server TLS sockets it accepted itself.

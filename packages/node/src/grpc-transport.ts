@@ -31,7 +31,7 @@ import {
   frame,
   sameFlat,
 } from "./grpc-client-call.js";
-import { createDefaultGrpcCompressions } from "./grpc-compression.js";
+import { createDefaultGrpcCompressions, shouldCompress, validCompressMinBytes } from "./grpc-compression.js";
 import { KeepalivePinger, TOO_MANY_PINGS, keepaliveMs, publishConnectionEvent } from "./grpc-keepalive.js";
 import { secureConnectOptions, type GrpcClientTlsOptions } from "./grpc-tls.js";
 
@@ -62,15 +62,22 @@ export interface GrpcTransportOptions {
   /** Codecs this client can use. Default `proto` and `json`. */
   codecs?: CodecRegistry;
   /**
-   * Compression for request messages (`"gzip"`, `"deflate"`); default none (identity). A call can
-   * override it with the request header `x-petrel-compress`.
+   * Compression for request messages (`"gzip"`, `"deflate"`, `"br"`); default none (identity). A
+   * call can override it with the request header `x-petrel-compress`.
    */
   compression?: string;
   /**
    * Compressions for requests and for decoding responses, advertised in `grpc-accept-encoding`.
-   * Default `createDefaultGrpcCompressions()` (deflate, gzip).
+   * Default `createDefaultGrpcCompressions()` (deflate, gzip, br).
    */
   compressions?: CompressionRegistry;
+  /**
+   * On a call that compresses its requests, request messages smaller than this many encoded bytes
+   * are sent uncompressed (Compressed-Flag 0; the call keeps its `grpc-encoding`). A message marked
+   * `setMessageCompression(msg, true)` is compressed whatever its size; one marked `false` never is.
+   * Default 1024.
+   */
+  compressMinBytes?: number;
   /**
    * Options for `http2.connect` (settings, etc.). By default `peerMaxConcurrentStreams` is 1
    * until the server's SETTINGS arrive, so a burst of calls on a new connection queues instead of
@@ -96,6 +103,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ConnectableT
     throw new TypeError(`grpc: unknown compression "${options.compression}"`);
   }
   const acceptEncoding = compressions.acceptEncoding();
+  const compressMinBytes = validCompressMinBytes(options.compressMinBytes);
   const connectOptions: http2.ClientSessionOptions | http2.SecureClientSessionOptions = {
     // Calls beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS queue inside nghttp2; before its
     // SETTINGS arrive, nghttp2 would assume 100 and the server would refuse the excess.
@@ -277,8 +285,9 @@ export function createGrpcTransport(options: GrpcTransportOptions): ConnectableT
         if (bytes.length > maxSend) {
           throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
         }
-        // A message marked setMessageCompression(msg, false) goes out uncompressed on a compressing call.
-        if (compression !== undefined && messageCompressionHint(req.message) !== false) {
+        // On a compressing call, a message under compressMinBytes or marked
+        // setMessageCompression(msg, false) goes out uncompressed (flag 0).
+        if (compression !== undefined && shouldCompress(messageCompressionHint(req.message), bytes.length, compressMinBytes)) {
           return compressRequest(compression, bytes)
             .then((b) => sendUnary<O>(req as UnaryRequest, codec, compression, frame(b, true)))
             .catch((e: unknown) => Promise.reject(RpcError.from(e, Code.INTERNAL)));
@@ -302,7 +311,7 @@ export function createGrpcTransport(options: GrpcTransportOptions): ConnectableT
         call.resolve = resolve as (r: UnaryResponse | StreamResponse) => void;
         call.reject = reject;
       });
-      void call.pumpRequests(req.message as AsyncIterable<MessageShape<DescMessage>>, maxSend, compression);
+      void call.pumpRequests(req.message as AsyncIterable<MessageShape<DescMessage>>, maxSend, compression, compressMinBytes);
       return p;
     },
 

@@ -4,15 +4,28 @@
  * text (`application/grpc-web-text[+proto]`, base64 bodies) modes. The status and trailers travel
  * in a final message with flag 0x80 holding `key:value\r\n` lines, since browsers and HTTP/1.1
  * cannot read HTTP trailers; the status is never put in the response headers, so a client that
- * cannot read headers (CORS) still sees it.
+ * cannot read headers (CORS) still sees it. Requests may be compressed (`grpc-encoding`); responses
+ * are compressed only when the handler is configured to (`compression`, or a call's
+ * `x-petrel-compress` response header) and the client's `grpc-accept-encoding` lists the algorithm.
  */
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { Code, type HandlerContext, type Metadata, RpcError, ServerContext, type Router, type Codec } from "@petrel/core";
+import {
+  Code,
+  type HandlerContext,
+  type Metadata,
+  RpcError,
+  ServerContext,
+  type Router,
+  type Codec,
+  messageCompressionHint,
+} from "@petrel/core";
 import {
   type CompressionRegistry,
   type Compression,
+  IDENTITY_ENCODING,
   frameMessage,
   headersToMetadata,
+  parseAcceptEncoding,
   metadataToHeaders,
   parseGrpcTimeout,
   writeGrpcStatus,
@@ -28,7 +41,8 @@ import {
   stripHeaders,
 } from "./connect-http-call.js";
 import { decodeBase64Stream, encodeBase64Chunk } from "./grpc-web-base64.js";
-import { createDefaultGrpcCompressions } from "./grpc-compression.js";
+import { createDefaultGrpcCompressions, shouldCompress, validCompressMinBytes } from "./grpc-compression.js";
+import { COMPRESS_HEADER } from "./grpc-server-call.js";
 import { DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse } from "./http-handler.js";
 
 /** Options of {@link createGrpcWebHandler}. */
@@ -37,8 +51,23 @@ export interface GrpcWebHandlerOptions {
   maxReceiveMessageSize?: number;
   /** Largest response message, in bytes. Default 2^31-1 (no practical limit). */
   maxSendMessageSize?: number;
-  /** Request message compressions (`grpc-encoding`). Default: gzip and deflate. Responses are not compressed. */
+  /**
+   * Message compressions understood in requests (`grpc-encoding`) and usable for responses,
+   * advertised in `grpc-accept-encoding`. Default `createDefaultGrpcCompressions()` (deflate, gzip, br).
+   */
   compressions?: CompressionRegistry;
+  /**
+   * Compression for response messages (e.g. `"gzip"`), used only when the request's
+   * `grpc-accept-encoding` lists it; a handler can choose per call with the response header
+   * `x-petrel-compress` (never sent). Default: none (identity).
+   */
+  compression?: string;
+  /**
+   * On a call whose responses are compressed, response messages smaller than this many encoded
+   * bytes are sent uncompressed (flag 0); `setMessageCompression(msg, true/false)` overrides it per
+   * message. Default 1024.
+   */
+  compressMinBytes?: number;
   /** Sees handler failures (also non-RpcErrors the peer only sees as INTERNAL). Default: the `petrel:web:handler-error` diagnostics channel. */
   onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
 }
@@ -82,6 +111,15 @@ export function createGrpcWebHandler(router: Router, options: GrpcWebHandlerOpti
     onHandlerError: options.onHandlerError ?? publishHandlerError,
   };
   const compressions = options.compressions ?? createDefaultGrpcCompressions();
+  if (options.compression !== undefined && !compressions.supports(options.compression)) {
+    throw new TypeError(`grpc-web: unknown compression "${options.compression}"`);
+  }
+  const resConfig: ResponseCompressionConfig = {
+    compressions,
+    compression: options.compression?.trim().toLowerCase(),
+    minBytes: validCompressMinBytes(options.compressMinBytes),
+    accept: compressions.acceptEncoding(),
+  };
   return (req, res) => {
     const ct = parseGrpcWebContentType(req.headers["content-type"]);
     if (ct === undefined) return false;
@@ -130,7 +168,7 @@ export function createGrpcWebHandler(router: Router, options: GrpcWebHandlerOpti
       config.maxRecv,
       compression,
     );
-    new GrpcWebCall(req, res, handler, ctx, config, codec, contentType, ct.text, compressions.acceptEncoding()).run(timeoutMs, input);
+    new GrpcWebCall(req, res, handler, ctx, config, codec, contentType, ct.text, resConfig).run(timeoutMs, input);
     return true;
   };
 }
@@ -138,7 +176,20 @@ export function createGrpcWebHandler(router: Router, options: GrpcWebHandlerOpti
 /** Request headers of the transport itself, not application metadata. */
 const WEB_OWNED_HEADERS: ReadonlySet<string> = new Set(["x-grpc-web", "accept", "accept-encoding", "content-encoding"]);
 
+/** How a handler compresses responses; one per handler. */
+interface ResponseCompressionConfig {
+  compressions: CompressionRegistry;
+  /** The `compression` option, lower-cased. */
+  compression: string | undefined;
+  minBytes: number;
+  /** Our `grpc-accept-encoding` value. */
+  accept: string;
+}
+
 class GrpcWebCall extends WebCall {
+  /** The response compression once chosen (null: identity); see {@link responseCompression}. */
+  private resCompression: Compression | null | undefined = undefined;
+
   constructor(
     req: HttpRequest,
     res: HttpResponse,
@@ -148,24 +199,68 @@ class GrpcWebCall extends WebCall {
     private readonly codec: Codec,
     private readonly contentType: string,
     private readonly text: boolean,
-    private readonly accept: string,
+    private readonly comp: ResponseCompressionConfig,
   ) {
     super(req, res, handler, ctx, config);
   }
 
+  /**
+   * The compression for this call's responses, chosen at the first response message: the
+   * handler's `x-petrel-compress` header, else the `compression` option — used only if the
+   * client's `grpc-accept-encoding` lists it.
+   */
+  private responseCompression(): Compression | undefined {
+    if (this.resCompression !== undefined) return this.resCompression ?? undefined;
+    const perCall = this.ctx.peekResponseHeader()?.getString(COMPRESS_HEADER);
+    const name = perCall?.trim().toLowerCase() ?? this.comp.compression;
+    let c: Compression | undefined;
+    if (name !== undefined && name !== IDENTITY_ENCODING) {
+      const accept = this.req.headers["grpc-accept-encoding"];
+      if (accept !== undefined && parseAcceptEncoding(accept).includes(name)) c = this.comp.compressions.get(name);
+    }
+    this.resCompression = c ?? null;
+    return c;
+  }
+
   private sendHeaders(): void {
     if (this.res.headersSent) return;
-    const headers: Record<string, string | string[]> = { "content-type": this.contentType, "grpc-accept-encoding": this.accept };
+    const headers: Record<string, string | string[]> = { "content-type": this.contentType, "grpc-accept-encoding": this.comp.accept };
+    const c = this.resCompression;
+    if (c) headers["grpc-encoding"] = c.name;
     const h = this.ctx.peekResponseHeader();
-    if (h !== undefined) metadataToHeaders(h, headers);
+    if (h !== undefined) {
+      if (h.has(COMPRESS_HEADER)) h.delete(COMPRESS_HEADER);
+      metadataToHeaders(h, headers);
+    }
     this.res.writeHead(200, headers);
   }
 
   protected sendMessage(message: MessageShape<DescMessage>): Promise<void> | void {
     const bytes = encodeMessage(this.codec, this.handler.method.output, message);
     this.checkSend(bytes);
+    const c = this.responseCompression();
+    if (c !== undefined && shouldCompress(messageCompressionHint(message), bytes.length, this.comp.minBytes)) {
+      return this.sendCompressed(c, bytes);
+    }
     this.sendHeaders();
-    const frame = frameMessage(bytes, false, Buffer.allocUnsafe);
+    return this.writeFrame(bytes, false);
+  }
+
+  private async sendCompressed(c: Compression, bytes: Uint8Array): Promise<void> {
+    let out: Uint8Array;
+    try {
+      out = await c.compress(bytes);
+    } catch (e) {
+      throw new RpcError(Code.INTERNAL, `grpc-web: cannot compress response: ${(e as Error).message}`, { cause: e });
+    }
+    // The call may have ended (deadline, client gone) while zlib worked.
+    if (this.done || this.res.destroyed) return;
+    this.sendHeaders();
+    return this.writeFrame(out, true);
+  }
+
+  private writeFrame(bytes: Uint8Array, compressed: boolean): Promise<void> | void {
+    const frame = frameMessage(bytes, compressed, Buffer.allocUnsafe);
     return this.write(this.text ? encodeBase64Chunk(frame) : frame);
   }
 

@@ -17,7 +17,13 @@ export {
   type GrpcServer,
   type GrpcServerOptions,
 } from "./grpc-server.js";
-export { createDefaultGrpcCompressions, deflateCompression, gzipCompression } from "./grpc-compression.js";
+export {
+  brotliCompression,
+  createDefaultGrpcCompressions,
+  DEFAULT_COMPRESS_MIN_BYTES,
+  deflateCompression,
+  gzipCompression,
+} from "./grpc-compression.js";
 export { createGrpcTransport, type GrpcTransportOptions } from "./grpc-transport.js";
 export {
   getTlsPeer,
@@ -41,6 +47,17 @@ export { createGrpcWebHandler, parseGrpcWebContentType, GRPC_WEB_TRAILER_FLAG, t
 export { createConnectHandler, parseConnectContentType, CONNECT_END_STREAM_FLAG, type ConnectHandlerOptions } from "./connect-protocol.js";
 export { webHandlerErrorChannel } from "./connect-http-call.js";
 export { createJsonRpcHttpHandler, type JsonRpcHttpOptions } from "./jsonrpc-http.js";
+export {
+  createHttpContentEncoding,
+  decodeRequestBody,
+  encodeResponseBody,
+  requestCodings,
+  responseCoding,
+  DEFAULT_PREFERRED_ENCODINGS,
+  type HttpContentEncoding,
+  type HttpContentEncodingOptions,
+  type RequestCodings,
+} from "./http-content-encoding.js";
 export {
   createJsonRpcTcpServer,
   serveJsonRpcSocket,

@@ -14,6 +14,7 @@ const HOP_HEADERS = new Set([
   "transfer-encoding",
   "accept",
   "accept-encoding",
+  "content-encoding",
   "upgrade",
   "te",
   "expect",

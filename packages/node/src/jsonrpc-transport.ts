@@ -4,7 +4,7 @@ import { connect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, Metadata, RpcError, type StreamResponse, type Transport, type UnaryRequest, type UnaryResponse } from "@petrel/core";
-import { codeFromHttpStatus } from "@petrel/protocol-grpc";
+import { type Compression, type CompressionRegistry, codeFromHttpStatus } from "@petrel/protocol-grpc";
 import {
   clientWire,
   decodeResponse,
@@ -15,6 +15,7 @@ import {
   rpcErrorOf,
   responseId,
 } from "@petrel/protocol-jsonrpc";
+import { createHttpContentEncoding, decodeRequestBody, requestCodings } from "./http-content-encoding.js";
 import { JSONRPC_TIMEOUT_HEADER } from "./jsonrpc-server-common.js";
 import { type ClientTlsOptions, tlsConnectOptions } from "./tls-options.js";
 
@@ -40,8 +41,22 @@ export interface JsonRpcTransportOptions {
   maxSockets?: number;
   /** TCP: connections in the pool; calls pipeline on them by id. Default 2. */
   connections?: number;
-  /** Largest response accepted. Default 16 MiB. */
+  /** Largest response accepted, before and after decompression. Default 16 MiB. */
   maxResponseBytes?: number;
+  /**
+   * HTTP: content codings this client reads in responses (sent as `Accept-Encoding`) and may use
+   * for requests. Default `createDefaultGrpcCompressions()` (gzip, deflate, and br where
+   * registered); an empty registry sends no `Accept-Encoding`.
+   */
+  compressions?: CompressionRegistry;
+  /**
+   * HTTP: compress request bodies with this coding (`"gzip"`, `"deflate"`, `"br"`; it must be in
+   * `compressions`) when they are at least `compressMinBytes`. Default: requests go uncompressed,
+   * since a server need not accept compressed requests (it answers 415 then).
+   */
+  compression?: string;
+  /** HTTP: request bodies smaller than this are sent uncompressed. Default 1024. */
+  compressMinBytes?: number;
   /**
    * TLS (optionally mutual TLS): with an `https://` url, or over TCP (e.g. to a one-port server's
    * TLS side). The server certificate is always verified, against `ca` (default Node's root CAs).
@@ -101,7 +116,8 @@ interface Exchange {
  * methods (stream -> UNIMPLEMENTED). Deadlines abort the call locally with DEADLINE_EXCEEDED and,
  * over HTTP, travel as `x-petrel-timeout-ms`; request metadata travels as HTTP headers (TCP has no
  * place for it and drops it). JSON-RPC errors map back to RpcError (exactly, from
- * a Petrel server; by code otherwise).
+ * a Petrel server; by code otherwise). Over HTTP, responses may come compressed (the client sends
+ * `Accept-Encoding`) and requests may be compressed (`compression`).
  */
 export function createJsonRpcTransport(options: JsonRpcTransportOptions): JsonRpcTransport {
   const wire = clientWire(options);
@@ -237,57 +253,109 @@ function httpExchange(options: JsonRpcTransportOptions, maxResponse: number): Ex
   const agentOpts = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
   const agent = tls ? new HttpsAgent({ ...agentOpts, ...httpsTlsOptions(options.tls, url) }) : new HttpAgent(agentOpts);
   const doRequest = tls ? httpsRequest : httpRequest;
+  const enc = createHttpContentEncoding({ compressions: options.compressions });
+  const acceptEncoding = enc.enabled ? enc.order.map((c) => c.name).join(", ") : undefined;
+  let requestCoding: Compression | undefined;
+  if (options.compression !== undefined && options.compression.toLowerCase() !== "identity") {
+    requestCoding = enc.compressions.get(options.compression);
+    if (requestCoding === undefined)
+      throw new TypeError(`createJsonRpcTransport: compression "${options.compression}" is not registered (have: ${enc.accept})`);
+  }
+  const compressMin = options.compressMinBytes ?? 1024;
+
+  const post = (
+    body: string | Uint8Array,
+    coding: Compression | undefined,
+    ids: number[],
+    deadline: number | undefined,
+    signal: AbortSignal | undefined,
+    header: Metadata | undefined,
+  ): Promise<Replies> =>
+    guard<Replies>(deadline, signal, (settle) => {
+      const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
+      if (header !== undefined) {
+        for (const [k, v] of header) headers[k] = typeof v === "string" ? v : Buffer.from(v).toString("base64");
+      }
+      // After the metadata: these describe this request's bytes, whatever a propagated header said.
+      if (acceptEncoding !== undefined) headers["accept-encoding"] = acceptEncoding;
+      if (coding !== undefined) headers["content-encoding"] = coding.name;
+      else delete headers["content-encoding"];
+      if (deadline !== undefined) headers[JSONRPC_TIMEOUT_HEADER] = Math.max(1, deadline - Date.now());
+      const req = doRequest(url, { method: "POST", agent, headers }, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > maxResponse) {
+            settle(new RpcError(Code.RESOURCE_EXHAUSTED, `response larger than ${maxResponse} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on("error", () => settle(new RpcError(Code.UNAVAILABLE, "response aborted")));
+        res.on("end", () => {
+          const status = res.statusCode ?? 0;
+          const raw = Buffer.concat(chunks);
+          const ce = res.headers["content-encoding"];
+          if (ce === undefined) return settleResponse(status, raw, ids, settle);
+          const codings = requestCodings(enc, ce);
+          if (codings.t === "identity") return settleResponse(status, raw, ids, settle);
+          if (codings.t === "unsupported") {
+            return settle(new RpcError(Code.INTERNAL, `response has content-encoding "${ce}", which this client cannot decode`));
+          }
+          decodeRequestBody(raw, codings.codings, maxResponse).then(
+            (plain) => settleResponse(status, plain, ids, settle),
+            (e: unknown) => {
+              const err = RpcError.from(e);
+              settle(
+                err.code === Code.RESOURCE_EXHAUSTED
+                  ? new RpcError(Code.RESOURCE_EXHAUSTED, `response decompresses to more than ${maxResponse} bytes`)
+                  : new RpcError(Code.INTERNAL, `cannot decode the response: ${err.rawMessage.replace(/^request body /, "")}`),
+              );
+            },
+          );
+        });
+      });
+      req.on("error", (e) => settle(new RpcError(Code.UNAVAILABLE, `JSON-RPC over HTTP: ${e.message}`, { cause: e })));
+      req.end(body);
+      return () => req.destroy();
+    });
+
   return {
     send(body, ids, deadline, signal, header) {
-      return guard<Replies>(deadline, signal, (settle) => {
-        const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
-        if (header !== undefined) {
-          for (const [k, v] of header) headers[k] = typeof v === "string" ? v : Buffer.from(v).toString("base64");
-        }
-        if (deadline !== undefined) headers[JSONRPC_TIMEOUT_HEADER] = Math.max(1, deadline - Date.now());
-        const req = doRequest(url, { method: "POST", agent, headers }, (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on("data", (c: Buffer) => {
-            size += c.length;
-            if (size > maxResponse) {
-              settle(new RpcError(Code.RESOURCE_EXHAUSTED, `response larger than ${maxResponse} bytes`));
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on("error", () => settle(new RpcError(Code.UNAVAILABLE, "response aborted")));
-          res.on("end", () => {
-            const status = res.statusCode ?? 0;
-            const text = Buffer.concat(chunks).toString("utf8");
-            if (status === 204 || (status === 200 && text.trim() === "")) {
-              if (ids.length === 0) return settle(undefined, { byId: new Map(), orphanError: undefined });
-              return settle(new RpcError(Code.INTERNAL, "server sent no JSON-RPC response"));
-            }
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              if (status !== 200) return settle(new RpcError(httpStatusCode(status), `HTTP ${status}`));
-              return settle(new RpcError(Code.INTERNAL, "response is not JSON"));
-            }
-            const replies: Replies = { byId: new Map(), orphanError: undefined };
-            collect(parsed, replies);
-            if (replies.byId.size === 0 && replies.orphanError === undefined && status !== 200) {
-              return settle(new RpcError(httpStatusCode(status), `HTTP ${status}`));
-            }
-            settle(undefined, replies);
-          });
-        });
-        req.on("error", (e) => settle(new RpcError(Code.UNAVAILABLE, `JSON-RPC over HTTP: ${e.message}`, { cause: e })));
-        req.end(body);
-        return () => req.destroy();
-      });
+      if (requestCoding === undefined || Buffer.byteLength(body) < compressMin) return post(body, undefined, ids, deadline, signal, header);
+      const coding = requestCoding;
+      return coding.compress(Buffer.from(body)).then(
+        (zipped) => post(zipped, coding, ids, deadline, signal, header),
+        (e: unknown) => Promise.reject(new RpcError(Code.INTERNAL, `cannot compress the request (${coding.name})`, { cause: e })),
+      );
     },
     async close() {
       agent.destroy();
     },
   };
+}
+
+/** Settles an HTTP exchange from the (decoded) response body. */
+function settleResponse(status: number, body: Buffer, ids: number[], settle: (err: RpcError | undefined, v?: Replies) => void): void {
+  const text = body.toString("utf8");
+  if (status === 204 || (status === 200 && text.trim() === "")) {
+    if (ids.length === 0) return settle(undefined, { byId: new Map(), orphanError: undefined });
+    return settle(new RpcError(Code.INTERNAL, "server sent no JSON-RPC response"));
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    if (status !== 200) return settle(new RpcError(httpStatusCode(status), `HTTP ${status}`));
+    return settle(new RpcError(Code.INTERNAL, "response is not JSON"));
+  }
+  const replies: Replies = { byId: new Map(), orphanError: undefined };
+  collect(parsed, replies);
+  if (replies.byId.size === 0 && replies.orphanError === undefined && status !== 200) {
+    return settle(new RpcError(httpStatusCode(status), `HTTP ${status}`));
+  }
+  settle(undefined, replies);
 }
 
 /** One pooled TCP connection with calls pipelined by id. */
