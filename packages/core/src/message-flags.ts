@@ -13,7 +13,8 @@
  *   (default 1024); without a hint the size decides. Either only has an effect on a call that has
  *   an encoding.
  * - {@link wasCompressed}`(msg)` on a received message: whether it arrived with the compressed flag.
- *   Transports that never compress (petrel/1, in-memory) leave it false.
+ *   Transports that never compress (in-memory) leave it false; gRPC, Connect and petrel/1 mark
+ *   compressed messages.
  *
  * Both are WeakMap lookups keyed by the message object: transports consult the send hint only on
  * calls that compress, and record the receive flag only for compressed messages.

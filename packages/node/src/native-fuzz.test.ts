@@ -1062,14 +1062,16 @@ const MALFORMED: MalformedCase[] = [
     lastStreamId: 1,
   },
   {
-    what: "COMPRESSED without a negotiated compression (§4.3)",
+    // (COMPRESSED when the server advertised no compression: native-compression.test.ts.)
+    what: "chunks of one message disagreeing on COMPRESSED (§4.3)",
     steps: [
       {
         send: concatBytes(
           hello(),
           frames((w) => {
             w.writeRequestHeaders(1, "proto", BIDI, undefined);
-            w.writeMessage(1, FrameFlag.COMPRESSED, new Uint8Array(2));
+            w.writeMessage(1, FrameFlag.COMPRESSED | FrameFlag.CONTINUED, new Uint8Array(2));
+            w.writeMessage(1, 0, new Uint8Array(2));
           }),
         ),
       },

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import type { Router } from "@petrel/core";
 import { ServerConnection, type ServerConnectionOptions } from "@petrel/protocol-native";
+import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 import { NATIVE_ALPN } from "./native-tls.js";
 import { bindSocket } from "./tcp-channel.js";
 import { reloadServerTls, type ServerTlsOptions, tlsServerOptions } from "./tls-options.js";
@@ -22,6 +23,13 @@ export interface NativeServerOptions extends Omit<ServerConnectionOptions, "peer
    * certificate through `getTlsPeer(ctx)`. Default: cleartext TCP.
    */
   tls?: ServerTlsOptions;
+  /**
+   * Compressions the server reads in requests (advertised in COMPRESSIONS) and may use for
+   * responses (see `compression`, `compressResponses`, and the handler's `x-petrel-compress`
+   * response header). Default `createDefaultGrpcCompressions()`: gzip and deflate (and whatever
+   * else it holds). To read none, pass `settings: { compressions: ["identity"] }`.
+   */
+  compressions?: ServerConnectionOptions["compressions"];
 }
 
 /** A running petrel/1 server. */
@@ -64,6 +72,8 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
   let server: Server | undefined;
   const maxConnections = options.maxConnections ?? 10_000;
   let dropped = 0;
+  // One registry for every connection (and the COMPRESSIONS list built from it).
+  const compressions = options.compressions ?? createDefaultGrpcCompressions();
   const tlsServer: TlsServer | undefined =
     options.tls === undefined ? undefined : createTlsServer(tlsServerOptions(options.tls, "petrel/1", [NATIVE_ALPN]));
   const onConnection = (socket: Socket) => {
@@ -88,6 +98,7 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
       schedule: setImmediate,
       onHandlerError: publishHandlerError,
       ...options,
+      compressions,
       peerAddress: peer.address,
       peer,
     });

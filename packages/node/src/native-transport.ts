@@ -1,4 +1,5 @@
 import { createNativeClientTransport, type ConnectableTransport, type NativeTransportOptions } from "@petrel/protocol-native";
+import { createDefaultGrpcCompressions } from "./grpc-compression.js";
 import { createTlsDialer } from "./native-tls.js";
 import { tcpDialer } from "./tcp-channel.js";
 import type { ClientTlsOptions } from "./tls-options.js";
@@ -12,6 +13,12 @@ export type NativeTcpTransportOptions = Omit<NativeTransportOptions, "dial"> & {
    * Ignored when `dial` is given.
    */
   tls?: ClientTlsOptions;
+  /**
+   * Compressions the client reads in responses (advertised in COMPRESSIONS) and may use for
+   * requests (see `compression` and the request header `x-petrel-compress`). Default
+   * `createDefaultGrpcCompressions()`: gzip and deflate (and whatever else it holds).
+   */
+  compressions?: NativeTransportOptions["compressions"];
 };
 
 /**
@@ -22,5 +29,6 @@ export type NativeTcpTransportOptions = Omit<NativeTransportOptions, "dial"> & {
 export function createNativeTransport(options: NativeTcpTransportOptions): ConnectableTransport {
   const { tls, ...rest } = options;
   const dial = rest.dial ?? (tls === undefined ? tcpDialer : createTlsDialer(tls));
-  return createNativeClientTransport({ schedule: setImmediate, ...rest, dial });
+  const compressions = rest.compressions ?? createDefaultGrpcCompressions();
+  return createNativeClientTransport({ schedule: setImmediate, ...rest, compressions, dial });
 }

@@ -7,6 +7,7 @@ import {
   Metadata,
   RpcError,
   decodeStatusDetails,
+  markReceivedCompressed,
   type Codec,
   type ErrorDetail,
   type StreamRequest,
@@ -17,6 +18,7 @@ import {
 import type { ByteChannel, Dialer } from "./channel.js";
 import { ConnectionBase, statusForGoAway, type ConnectionOptions } from "./connection-base.js";
 import { parseCancel } from "./cancel-payload.js";
+import { compressOverride, pickSendCompression, withoutCompressHeader, type SendCompression } from "./compression.js";
 import { ErrorCode, FrameType, MAX_STREAM_ID, frameTypeName } from "./frame-types.js";
 import type { GoAway } from "./goaway-payload.js";
 import type { Settings } from "./settings-payload.js";
@@ -51,7 +53,11 @@ class ClientStream extends StreamBase {
   settled = false;
   queue: AsyncQueue<MessageShape<DescMessage>> | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  /** The request compression (undefined = identity). */
+  sendComp: SendCompression | undefined = undefined;
 }
+
+type Trailers = ReturnType<typeof parseTrailers>;
 
 /**
  * The client side of one petrel/1 connection: one stream per call, many calls multiplexed.
@@ -180,6 +186,18 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     const codecName = req.codec ?? this.defaultCodec;
     const codec = this.codecs(codecName);
     if (codec === undefined) throw new RpcError(Code.UNIMPLEMENTED, `unsupported codec "${codecName}"`);
+    // The request compression: the call's x-petrel-compress header (never sent), else the
+    // transport's; identity unless the server advertised it.
+    let flat = req.header.flat;
+    let compression = this.sendCompressionName;
+    if (flat.length > 0) {
+      const override = compressOverride(flat);
+      if (override !== undefined) {
+        compression = override;
+        flat = withoutCompressHeader(flat);
+      }
+    }
+    const sendComp = compression === undefined ? undefined : pickSendCompression(compression, this.compressions, this.peer.compressions);
     const id = this.nextStreamId;
     this.nextStreamId += 1;
     if (this.nextStreamId >= MAX_STREAM_ID) {
@@ -191,6 +209,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     s.codec = codec;
     s.output = req.method.output;
     s.req = req;
+    s.sendComp = sendComp;
     let timeoutMs: number | undefined;
     if (req.deadline !== undefined) {
       timeoutMs = req.deadline - this.clock.now();
@@ -201,7 +220,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       s.onAbort = () => this.cancel(s, new RpcError(Code.CANCELLED, "call cancelled"));
       req.signal.addEventListener("abort", s.onAbort);
     }
-    this.writer.writeRequestHeaders(id, codec.name, req.path, timeoutMs, req.header.flat, false);
+    this.writer.writeRequestHeaders(id, codec.name, req.path, timeoutMs, flat, false);
     this.streams.add(s);
     if (req.deadline !== undefined) {
       s.deadline = req.deadline;
@@ -242,7 +261,11 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
             `request message of ${(bytes as Uint8Array).length} bytes exceeds the limit of ${limit}`,
           );
         }
-        this.sendMessage(s, bytes as Uint8Array, true);
+        const sc = s.sendComp;
+        if (this.shouldCompress(sc, bytes as Uint8Array, req.message)) {
+          const st = s;
+          this.sendCompressed(s, sc, bytes as Uint8Array, true).catch((e) => this.cancel(st, RpcError.from(e, Code.INTERNAL)));
+        } else this.sendMessage(s, bytes as Uint8Array, true);
       } catch (e) {
         const err = RpcError.from(e, Code.INTERNAL);
         if (s !== undefined) this.cancel(s, err);
@@ -284,7 +307,11 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
           break;
         }
         const bytes = this.encode(s, r.value);
-        if (!this.sendMessage(s, bytes, false)) await s.whenWritable();
+        const sc = s.sendComp;
+        const sent = this.shouldCompress(sc, bytes, r.value)
+          ? await this.sendCompressed(s, sc, bytes, false)
+          : this.sendMessage(s, bytes, false);
+        if (!sent) await s.whenWritable();
         if (s.done) return;
       }
       await s.whenWritable();
@@ -342,7 +369,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       case FrameType.TRAILERS: {
         this.checkOpened(streamId);
         const s = this.streams.get(streamId);
-        let t: ReturnType<typeof parseTrailers>;
+        let t: Trailers;
         try {
           t = parseTrailers(payload, this.local.maxHeaderBytes);
         } catch (e) {
@@ -352,22 +379,8 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
           return;
         }
         if (s === undefined) return;
-        const trailer = Metadata.fromFlat(t.metadata);
-        if (t.code === Code.OK) this.finishOk(s, trailer);
-        else {
-          let details: ErrorDetail[] = [];
-          if (t.details.length > 0) {
-            try {
-              details = decodeStatusDetails(t.details).details;
-            } catch {
-              // Undecodable details are dropped; the status itself still stands.
-            }
-          }
-          // Never marked COMMITTED: a petrel/1 server writes a unary answer (headers, message,
-          // trailers) in one flush, so a unary error is like gRPC's Trailers-Only; streaming
-          // calls commit at their first message, which retry policies see themselves.
-          this.failStream(s, new RpcError(t.code as Code, t.message, { details, metadata: trailer }), false);
-        }
+        // Response messages still being decompressed come first.
+        if (!this.deferEvent(s, t)) this.onTrailers(s, t);
         return;
       }
       case FrameType.CANCEL: {
@@ -382,7 +395,34 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     }
   }
 
-  protected onStreamMessage(s: ClientStream, bytes: Uint8Array, credit: number): void {
+  protected override onDeferredEvent(s: ClientStream, event: unknown): void {
+    this.onTrailers(s, event as Trailers);
+  }
+
+  protected failInbound(s: ClientStream, error: RpcError): void {
+    this.cancel(s, error);
+  }
+
+  private onTrailers(s: ClientStream, t: Trailers): void {
+    const trailer = Metadata.fromFlat(t.metadata);
+    if (t.code === Code.OK) this.finishOk(s, trailer);
+    else {
+      let details: ErrorDetail[] = [];
+      if (t.details.length > 0) {
+        try {
+          details = decodeStatusDetails(t.details).details;
+        } catch {
+          // Undecodable details are dropped; the status itself still stands.
+        }
+      }
+      // Never marked COMMITTED: a petrel/1 server writes a unary answer (headers, message,
+      // trailers) in one flush, so a unary error is like gRPC's Trailers-Only; streaming
+      // calls commit at their first message, which retry policies see themselves.
+      this.failStream(s, new RpcError(t.code as Code, t.message, { details, metadata: trailer }), false);
+    }
+  }
+
+  protected onStreamMessage(s: ClientStream, bytes: Uint8Array, credit: number, _endStream: boolean, compressed: boolean): void {
     let message: MessageShape<DescMessage>;
     try {
       message = s.codec.decode(s.output, bytes);
@@ -391,6 +431,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       this.cancel(s, new RpcError(Code.INTERNAL, `cannot decode response ${s.output.typeName}: ${(e as Error).message}`));
       return;
     }
+    if (compressed) markReceivedCompressed(message);
     if (s.kind === UNARY) {
       this.returnCredit(s, credit);
       if (s.gotResponse) {

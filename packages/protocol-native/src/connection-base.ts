@@ -1,6 +1,15 @@
-import { Code, RpcError } from "@petrel/core";
+import { Code, RpcError, messageCompressionHint } from "@petrel/core";
 import type { ByteChannel, ChannelEvents, Clock } from "./channel.js";
 import { systemClock } from "./channel.js";
+import {
+  DEFAULT_COMPRESS_MIN_BYTES,
+  compressMessage,
+  compressionTable,
+  decompressMessage,
+  type CompressionTable,
+  type MessageCompressionRegistry,
+  type SendCompression,
+} from "./compression.js";
 import { parseGoAway, type GoAway } from "./goaway-payload.js";
 import {
   DEFAULT_MAX_FRAME_SIZE,
@@ -13,7 +22,7 @@ import {
 } from "./frame-types.js";
 import { FrameReader } from "./frame-reader.js";
 import { FrameWriter } from "./frame-writer.js";
-import type { StreamBase, PendingMessage } from "./native-stream.js";
+import type { InboxEntry, StreamBase, PendingMessage } from "./native-stream.js";
 import { ProtocolError } from "./protocol-error.js";
 import { DEFAULT_SETTINGS, parseSettings, type Settings } from "./settings-payload.js";
 import { StreamTable } from "./stream-table.js";
@@ -21,8 +30,24 @@ import { parseWindowUpdate } from "./window-update-payload.js";
 
 /** Options shared by client and server connections. Every field is optional. */
 export interface ConnectionOptions {
-  /** What this side accepts (sent in SETTINGS). Defaults: see docs/protocol-native.md. */
+  /**
+   * What this side accepts (sent in SETTINGS). Defaults: see docs/protocol-native.md;
+   * `compressions` defaults to `identity` plus every algorithm in `compressions` below.
+   */
   settings?: Partial<Settings>;
+  /**
+   * Compression algorithms this side can read and write (spec §4.3.1); what it can read is
+   * advertised in COMPRESSIONS. Default: none here; `@petrel/node` passes gzip, deflate (and br).
+   */
+  compressions?: MessageCompressionRegistry;
+  /**
+   * Compression for the messages this side sends (client: requests, server: responses), used only
+   * when the peer advertised it; otherwise messages go uncompressed. Per call, the header
+   * `x-petrel-compress` overrides it. Default: none (identity).
+   */
+  compression?: string;
+  /** Messages shorter than this many bytes are sent uncompressed. Default 1024. */
+  compressMinBytes?: number;
   /** Send a PING when nothing arrived for this long; 0 = off. Default: 30000 (client), 0 (server). */
   keepaliveMs?: number;
   /** Close the connection if a PING gets no answer (nor any frame) within this. Default 10000. */
@@ -77,6 +102,13 @@ export class WindowCounter {
   }
 }
 
+/**
+ * Decoded messages a stream may hold unread before decompression of the next one waits: with
+ * compression, a window's worth of wire bytes can expand to many times that, so the window alone
+ * no longer bounds what a slow reader buffers.
+ */
+const INFLATE_HIGH_WATER = 8;
+
 /** How often expired deadlines are swept (coarse on purpose: one timer per connection, not per call). */
 const DEADLINE_TICK_MS = 5;
 
@@ -90,6 +122,13 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   protected readonly reader: FrameReader;
   protected readonly streams = new StreamTable<S>();
   protected readonly local: Settings;
+  /** What we advertised in COMPRESSIONS and how to read each entry. */
+  protected readonly compression: CompressionTable;
+  /** Algorithms we may send with. */
+  protected readonly compressions: MessageCompressionRegistry | undefined;
+  /** Default compression for what we send (undefined = identity). */
+  protected readonly sendCompressionName: string | undefined;
+  private readonly compressMinBytes: number;
   protected peer: Settings = DEFAULT_SETTINGS;
   protected channel: ByteChannel | undefined;
   protected readonly clock: Clock;
@@ -130,7 +169,16 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
   protected readonly resetFlood: WindowCounter | undefined;
 
   constructor(options: ConnectionOptions, isServer: boolean) {
-    this.local = { ...DEFAULT_SETTINGS, ...options.settings };
+    this.compressions = options.compressions;
+    this.compression = compressionTable(options.compressions, options.settings?.compressions);
+    this.local = { ...DEFAULT_SETTINGS, ...options.settings, compressions: this.compression.advertised };
+    const name = options.compression?.trim().toLowerCase();
+    if (name !== undefined && name !== "identity" && options.compressions?.get(name) === undefined)
+      throw new TypeError(`petrel: unknown compression "${options.compression}"`);
+    this.sendCompressionName = name === "identity" ? undefined : name;
+    const minBytes = options.compressMinBytes ?? DEFAULT_COMPRESS_MIN_BYTES;
+    if (!(minBytes >= 0)) throw new RangeError(`petrel: invalid compressMinBytes ${options.compressMinBytes}`);
+    this.compressMinBytes = minBytes;
     // Until the peer ACKs our SETTINGS it may use the defaults (spec §5.1).
     this.connRecvWindow = Math.max(this.local.initialConnectionWindow, DEFAULT_SETTINGS.initialConnectionWindow);
     this.clock = options.clock ?? systemClock;
@@ -242,8 +290,15 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
 
   /** HEADERS, TRAILERS, HALF_CLOSE, CANCEL. */
   protected abstract onStreamFrame(type: number, flags: number, streamId: number, payload: Uint8Array): void;
-  /** A complete message for a stream. `credit` bytes are returned to the peer once it is consumed. */
-  protected abstract onStreamMessage(stream: S, bytes: Uint8Array, credit: number, endStream: boolean): void;
+  /**
+   * A complete (decompressed) message for a stream. `credit` bytes are returned to the peer once
+   * it is consumed; `compressed` says it arrived compressed.
+   */
+  protected abstract onStreamMessage(stream: S, bytes: Uint8Array, credit: number, endStream: boolean, compressed: boolean): void;
+  /** A received message could not be decompressed: fail the stream with `error` (a stream error). */
+  protected abstract failInbound(stream: S, error: RpcError): void;
+  /** A frame deferred with {@link deferEvent} reached the head of the stream's input. */
+  protected onDeferredEvent(_stream: S, _event: unknown): void {}
   /** A MESSAGE for a stream we do not know (finished or refused); its credit is returned at once. */
   protected abstract streamForMessage(streamId: number): S | undefined;
   protected abstract onGoAway(g: GoAway): void;
@@ -306,8 +361,9 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     const len = payload.length;
     this.connRecvWindow -= len;
     if (this.connRecvWindow < 0) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, "peer overran the connection window");
-    if ((flags & FrameFlag.COMPRESSED) !== 0)
-      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "COMPRESSED flag without a negotiated compression");
+    const compressed = flags & FrameFlag.COMPRESSED;
+    if (compressed !== 0 && !this.compression.accepts)
+      throw new ProtocolError(ErrorCode.PROTOCOL_ERROR, "COMPRESSED flag, but this side advertised no compression");
     const s = this.streamForMessage(streamId);
     if (s === undefined || !s.remoteOpen) {
       // A stream we finished (e.g. cancelled) may still receive in-flight frames: drop them,
@@ -319,7 +375,10 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     if (s.recvWindow < 0) throw new ProtocolError(ErrorCode.FLOW_CONTROL_ERROR, `peer overran the window of stream ${streamId}`);
     const endStream = (flags & FrameFlag.END_STREAM) !== 0;
     if ((flags & FrameFlag.CONTINUED) !== 0) {
-      if (s.chunks === undefined) s.chunks = [];
+      if (s.chunks === undefined) {
+        s.chunks = [];
+        s.chunkCompressed = compressed;
+      } else if (s.chunkCompressed !== compressed) throw mixedChunks(streamId);
       s.chunks.push(payload);
       s.chunkBytes += len;
       // A partial message is credited at once while the application has read everything before
@@ -333,6 +392,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     }
     let bytes = payload;
     if (s.chunks !== undefined) {
+      if (s.chunkCompressed !== compressed) throw mixedChunks(streamId);
       const total = s.chunkBytes + len;
       s.chunks.push(payload);
       bytes = concat(s.chunks, total);
@@ -345,7 +405,66 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
       return;
     }
     if (endStream) s.remoteOpen = false;
-    this.onStreamMessage(s, bytes, len, endStream);
+    // The uncompressed path with nothing queued ahead stays synchronous and allocation-free.
+    if (compressed === 0 && s.inbox === undefined) this.onStreamMessage(s, bytes, len, endStream, false);
+    else this.enqueueInbound(s, { bytes, credit: len, endStream, compressed: compressed !== 0, event: undefined });
+  }
+
+  private enqueueInbound(s: S, e: InboxEntry): void {
+    if (s.inbox === undefined) s.inbox = [];
+    s.inbox.push(e);
+    this.drainInbox(s);
+  }
+
+  /**
+   * Queues a frame that must be handled after the messages still being decompressed (HALF_CLOSE,
+   * TRAILERS); false when nothing is queued and the caller can handle it now.
+   */
+  protected deferEvent(s: S, event: unknown): boolean {
+    if (s.inbox === undefined) return false;
+    this.enqueueInbound(s, { bytes: undefined, credit: 0, endStream: false, compressed: false, event });
+    return true;
+  }
+
+  /** Delivers a stream's queued input in order, decompressing one message at a time. */
+  private drainInbox(s: S): void {
+    const q = s.inbox;
+    if (q === undefined) return;
+    while (q.length > 0 && !s.inflating && !s.done && !this.closed) {
+      const e = q[0] as InboxEntry;
+      if (e.compressed) {
+        // A slow reader: wait for it (nextConsumed resumes), so expansion cannot pile up.
+        if (s.unconsumed >= INFLATE_HIGH_WATER) return;
+        s.inflating = true;
+        decompressMessage(this.compression, e.bytes as Uint8Array, this.local.maxMessageSize).then(
+          (out) => this.inflated(s, q, e, out, undefined),
+          (err: unknown) => this.inflated(s, q, e, undefined, RpcError.from(err, Code.INTERNAL)),
+        );
+        return;
+      }
+      q.shift();
+      if (e.event !== undefined) this.onDeferredEvent(s, e.event);
+      else this.onStreamMessage(s, e.bytes as Uint8Array, e.credit, e.endStream, false);
+    }
+    if (q.length === 0 && s.inbox === q && !s.inflating) s.inbox = undefined;
+  }
+
+  private inflated(s: S, q: InboxEntry[], e: InboxEntry, out: Uint8Array | undefined, err: RpcError | undefined): void {
+    s.inflating = false;
+    // A stream that ended meanwhile already returned the credit of everything queued.
+    if (s.done || this.closed || s.inbox !== q) return;
+    q.shift();
+    try {
+      if (err !== undefined) {
+        this.returnCredit(s, e.credit);
+        this.failInbound(s, err);
+        return;
+      }
+      this.onStreamMessage(s, out as Uint8Array, e.credit, e.endStream, true);
+      this.drainInbox(s);
+    } catch (x) {
+      this.connectionError(x);
+    }
   }
 
   /** The peer sent a message over our limit: fail the stream with RESOURCE_EXHAUSTED. */
@@ -366,6 +485,7 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
       s.creditHead = 0;
     }
     if (credit !== undefined) this.messageConsumed(s, credit);
+    if (s.inbox !== undefined && !s.inflating) this.drainInbox(s);
   }
 
   /** A queued message was read by the application: return its credit (and any withheld). */
@@ -420,8 +540,8 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
    * Sends one message under flow control. Returns false when (part of) it waits for credit;
    * the producer should then await `stream.whenWritable()` before producing more.
    */
-  sendMessage(s: S, bytes: Uint8Array, endStream: boolean): boolean {
-    const flags = endStream ? FrameFlag.END_STREAM : 0;
+  sendMessage(s: S, bytes: Uint8Array, endStream: boolean, compressed = false): boolean {
+    const flags = (endStream ? FrameFlag.END_STREAM : 0) | (compressed ? FrameFlag.COMPRESSED : 0);
     const n = bytes.length;
     // Fast path, no allocation: the whole message fits in one frame and in both windows.
     if (!s.blocked && n <= this.peer.maxFrameSize && n <= s.sendWindow && n <= this.connSendWindow) {
@@ -458,7 +578,8 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
       if (n < 0) n = 0;
       if (n === 0 && remaining > 0) return false;
       const last = n === remaining;
-      const flags = last ? m.flags : FrameFlag.CONTINUED;
+      // Every chunk carries the message's COMPRESSED bit; END_STREAM only the last.
+      const flags = last ? m.flags : FrameFlag.CONTINUED | (m.flags & FrameFlag.COMPRESSED);
       this.writer.writeMessage(s.id, flags, m.bytes, m.offset, n);
       s.sendWindow -= n;
       this.connSendWindow -= n;
@@ -485,9 +606,35 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
     this.scheduleFlush();
   }
 
+  /**
+   * Whether `bytes` (the encoding of `message`) should go out compressed with `sc`: the call
+   * compresses, the message reaches `compressMinBytes`, and it is not marked
+   * `setMessageCompression(message, false)`.
+   */
+  protected shouldCompress(sc: SendCompression | undefined, bytes: Uint8Array, message: object): sc is SendCompression {
+    return sc !== undefined && bytes.length >= this.compressMinBytes && messageCompressionHint(message) !== false;
+  }
+
+  /**
+   * Compresses and sends one message; resolves like {@link sendMessage}. A message that does not
+   * get smaller goes out uncompressed (the receiver is spared the work). Rejects with INTERNAL when
+   * the algorithm fails.
+   */
+  protected async sendCompressed(s: S, sc: SendCompression, bytes: Uint8Array, endStream: boolean): Promise<boolean> {
+    const wire = await compressMessage(sc, bytes);
+    if (s.done) return true;
+    if (wire.length >= bytes.length) return this.sendMessage(s, bytes, endStream);
+    return this.sendMessage(s, wire, endStream, true);
+  }
+
   /** Drops a finished stream's queued messages and wakes its producer. */
   protected releaseStream(s: S): void {
     s.done = true;
+    if (s.inbox !== undefined) {
+      // Queued input will never be read: give its connection credit back at once (spec §8).
+      for (const e of s.inbox) if (e.credit > 0) this.returnCredit(undefined, e.credit);
+      s.inbox = undefined;
+    }
     this.streams.delete(s);
     if (s.deadline !== undefined) this.deadlineStreams--;
     s.pendingOut = undefined;
@@ -666,6 +813,10 @@ export function statusForGoAway(code: number): Code {
     default:
       return Code.INTERNAL;
   }
+}
+
+function mixedChunks(streamId: number): ProtocolError {
+  return new ProtocolError(ErrorCode.PROTOCOL_ERROR, `chunks of one message on stream ${streamId} disagree on COMPRESSED`);
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

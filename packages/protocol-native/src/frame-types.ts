@@ -50,7 +50,7 @@ export const FrameFlag = {
   HAS_TIMEOUT: 0x2,
   /** MESSAGE: more chunks of the same message follow. */
   CONTINUED: 0x2,
-  /** MESSAGE: the chunk is compressed (reserved; only valid once a compression is negotiated). */
+  /** MESSAGE: the message is compressed (spec §4.3.1; only valid if the receiver advertised a compression). */
   COMPRESSED: 0x4,
 } as const;
 

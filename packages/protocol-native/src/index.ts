@@ -17,6 +17,13 @@ export { checkStatusCode } from "./status-code.js";
 export { ByteSink } from "./byte-sink.js";
 export { EMPTY_BYTES } from "./payload-cursor.js";
 export * from "./channel.js";
+export {
+  COMPRESS_HEADER,
+  DEFAULT_COMPRESS_MIN_BYTES,
+  IDENTITY_COMPRESSION,
+  type MessageCompression,
+  type MessageCompressionRegistry,
+} from "./compression.js";
 export { Backoff, type BackoffOptions } from "./backoff.js";
 export { StreamTable } from "./stream-table.js";
 export { ConnectionBase, type ConnectionOptions } from "./connection-base.js";

@@ -7,6 +7,20 @@ export interface PendingMessage {
 }
 
 /**
+ * A received message (or a deferred end of stream) waiting behind a decompression, so a stream's
+ * input stays in arrival order although decompression is asynchronous.
+ */
+export interface InboxEntry {
+  /** The message as received (compressed: `u8 id` + data); undefined for an event. */
+  bytes: Uint8Array | undefined;
+  credit: number;
+  endStream: boolean;
+  compressed: boolean;
+  /** A deferred frame (HALF_CLOSE, TRAILERS …) for the subclass; undefined for a message. */
+  event: unknown;
+}
+
+/**
  * What the connection tracks per stream, on either side: flow-control windows, messages waiting
  * for credit, and the reassembly of a message split into CONTINUED chunks.
  * @internal
@@ -32,6 +46,15 @@ export class StreamBase {
   /** Chunks of a message being reassembled. */
   chunks: Uint8Array[] | undefined = undefined;
   chunkBytes = 0;
+  /** The COMPRESSED bit of the first chunk of the message being reassembled (every chunk must match). */
+  chunkCompressed = 0;
+  /**
+   * Input queued behind a decompression, oldest first; undefined while nothing waits (the
+   * uncompressed path never touches it).
+   */
+  inbox: InboxEntry[] | undefined = undefined;
+  /** Whether the head of `inbox` is being decompressed. */
+  inflating = false;
   /** Whether we may still receive messages (the peer has not half-closed). */
   remoteOpen = true;
   /** Set once the stream is finished and removed from the table. */

@@ -1,4 +1,4 @@
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import {
   admissionOutcome,
   AsyncQueue,
@@ -8,6 +8,7 @@ import {
   RpcError,
   ServerContext,
   encodeStatusDetails,
+  markReceivedCompressed,
   toWireError,
   type AdmissionController,
   type AdmissionPermit,
@@ -21,6 +22,7 @@ import {
 import type { ByteChannel } from "./channel.js";
 import { ConnectionBase, type ConnectionOptions } from "./connection-base.js";
 import { parseCancel } from "./cancel-payload.js";
+import { COMPRESS_HEADER, pickSendCompression, type SendCompression } from "./compression.js";
 import { ErrorCode, FrameFlag, FrameType, frameTypeName } from "./frame-types.js";
 import type { GoAway } from "./goaway-payload.js";
 import { parseRequestHeaders, type RequestHeaders } from "./headers-payload.js";
@@ -41,7 +43,16 @@ export interface ServerConnectionOptions extends ConnectionOptions {
   onHandlerError?: (error: unknown, ctx: HandlerContext) => void;
   /** Early load shedding: asked at stream open, before the request is decoded. Default: admit all. */
   admission?: AdmissionController;
+  /**
+   * Per-method response compression; overrides `compression`, and a handler's response header
+   * `x-petrel-compress` overrides both. Return undefined to use `compression`. Used only when the
+   * client advertised the algorithm.
+   */
+  compressResponses?: (method: DescMethod) => string | undefined;
 }
+
+/** The deferred HALF_CLOSE of a stream whose input waits behind a decompression. */
+const HALF_CLOSE_EVENT = 1;
 
 const UNARY = 0;
 const STREAMING = 1;
@@ -58,6 +69,8 @@ class ServerStream extends StreamBase {
   permit: AdmissionPermit | undefined = undefined;
   /** Final status code once written (for the admission outcome). */
   finalCode: number | undefined = undefined;
+  /** The response compression, once chosen: null for identity. */
+  sendComp: SendCompression | null | undefined = undefined;
 }
 
 /**
@@ -74,6 +87,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
   private readonly onHandlerError: ((error: unknown, ctx: HandlerContext) => void) | undefined;
   private readonly admission: AdmissionController | undefined;
   private readonly closedWaiters: Array<() => void> = [];
+  private readonly compressResponses: ((method: DescMethod) => string | undefined) | undefined;
 
   constructor(channel: ByteChannel, options: ServerConnectionOptions) {
     super({ ...options, settings: { codecs: options.router.codecs.names(), ...options.settings } }, true);
@@ -83,6 +97,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     this.maxSend = options.maxSendMessageSize ?? 4 * 1024 * 1024;
     this.onHandlerError = options.onHandlerError;
     this.admission = options.admission;
+    this.compressResponses = options.compressResponses;
   }
 
   /** The channel is connected: say hello. */
@@ -273,7 +288,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     this.scheduleFlush();
   }
 
-  protected onStreamMessage(s: ServerStream, bytes: Uint8Array, credit: number, endStream: boolean): void {
+  protected onStreamMessage(s: ServerStream, bytes: Uint8Array, credit: number, endStream: boolean, compressed: boolean): void {
     let message: MessageShape<DescMessage>;
     try {
       message = s.codec.decode(s.handler.method.input, bytes);
@@ -285,6 +300,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       );
       return;
     }
+    if (compressed) markReceivedCompressed(message);
     if (s.kind === UNARY) {
       this.returnCredit(s, credit);
       if (s.started) return;
@@ -304,6 +320,20 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
 
   private onHalfClose(s: ServerStream): void {
     s.remoteOpen = false;
+    // Messages still being decompressed come first.
+    if (this.deferEvent(s, HALF_CLOSE_EVENT)) return;
+    this.inputEnded(s);
+  }
+
+  protected override onDeferredEvent(s: ServerStream, _event: unknown): void {
+    this.inputEnded(s);
+  }
+
+  protected failInbound(s: ServerStream, error: RpcError): void {
+    this.finishWithError(s, error);
+  }
+
+  private inputEnded(s: ServerStream): void {
     if (s.kind === STREAMING) s.input?.end();
     else if (!s.started) this.finishWithError(s, new RpcError(Code.INVALID_ARGUMENT, "unary call without a request message"));
   }
@@ -341,10 +371,37 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     return bytes;
   }
 
+  /**
+   * The response compression of a call, chosen once: the handler's `x-petrel-compress` response
+   * header, else `compressResponses`, else `compression` — if the client advertised it (else
+   * identity; a name this server does not know is identity too). Strips the header.
+   */
+  private responseCompression(s: ServerStream): SendCompression | undefined {
+    const chosen = s.sendComp;
+    if (chosen !== undefined) return chosen ?? undefined;
+    const h = s.ctx.peekResponseHeader();
+    let name: string | undefined;
+    if (h !== undefined && h.size > 0 && h.has(COMPRESS_HEADER)) {
+      name = h.getString(COMPRESS_HEADER);
+      h.delete(COMPRESS_HEADER);
+    }
+    name ??= this.compressResponses?.(s.handler.method) ?? this.sendCompressionName;
+    let sc: SendCompression | undefined;
+    try {
+      sc = pickSendCompression(name, this.compressions, this.peer.compressions);
+    } catch {
+      sc = undefined;
+    }
+    s.sendComp = sc ?? null;
+    return sc;
+  }
+
   private sendHeaderOnce(s: ServerStream): void {
     if (s.headerSent) return;
     s.headerSent = true;
     const h = s.ctx.peekResponseHeader();
+    // The compression switch is never sent; choosing the compression removes it.
+    if (h !== undefined && h.size > 0 && s.sendComp === undefined) this.responseCompression(s);
     if (h !== undefined && h.size > 0) this.writer.writeResponseHeaders(s.id, h.flat);
     else if (s.kind === STREAMING) this.writer.writeResponseHeaders(s.id);
   }
@@ -359,7 +416,15 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
       this.finishWithError(s, e);
       return;
     }
+    const sc = this.responseCompression(s);
     this.sendHeaderOnce(s);
+    if (this.shouldCompress(sc, bytes, res.message)) {
+      this.sendCompressed(s, sc, bytes, false).then(
+        (sent) => (sent ? this.finishOk(s) : (s.whenWritable() ?? Promise.resolve()).then(() => this.finishOk(s))),
+        (e) => this.finishWithError(s, e),
+      );
+      return;
+    }
     if (this.sendMessage(s, bytes, false)) this.finishOk(s);
     else (s.whenWritable() as Promise<void>).then(() => this.finishOk(s));
   }
@@ -381,8 +446,12 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
         }
         if (s.done) break;
         const bytes = this.encode(s, r.value);
+        const sc = this.responseCompression(s);
         this.sendHeaderOnce(s);
-        if (!this.sendMessage(s, bytes, false)) await s.whenWritable();
+        const sent = this.shouldCompress(sc, bytes, r.value)
+          ? await this.sendCompressed(s, sc, bytes, false)
+          : this.sendMessage(s, bytes, false);
+        if (!sent) await s.whenWritable();
       }
       if (completed && !s.done) {
         await s.whenWritable();

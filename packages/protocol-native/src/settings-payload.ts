@@ -36,7 +36,7 @@ export interface Settings {
   maxMessageSize: number;
   /** Codec names the sender accepts, e.g. ["proto", "json"]. */
   codecs: string[];
-  /** Compression names the sender accepts; petrel/1 defines only "identity". */
+  /** Compression names the sender can decompress, e.g. ["identity", "gzip"] (spec §4.3.1). */
   compressions: string[];
   /** How often the sender intends to PING when idle, in ms; 0 = not stated. Informative only. */
   keepaliveMs: number;
