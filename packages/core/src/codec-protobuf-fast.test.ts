@@ -1,6 +1,8 @@
 // Property tests for protoFastCodec with protobuf-es (toBinary / fromBinary) as the oracle:
 // encode must be byte-identical to toBinary (and throw when it throws), decode must return a
-// message identical in shape and value to fromBinary's (and throw when it throws).
+// message identical in shape and value to fromBinary's (and throw when it throws). Every decode
+// check runs both decoders: the generated one (proto-decode-gen.ts, what the codec uses) and the
+// reflective fallback (proto-decode.ts, used where `new Function` is unavailable).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, type DescMessage, equals, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
@@ -30,6 +32,7 @@ import {
   file_google_protobuf_struct,
 } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
+import { BatchSchema, OrderSchema, SmallSchema } from "../../../bench/src/gen/codecs_pb.js";
 import { EchoRequestSchema as BenchEchoRequestSchema } from "../../../bench/src/gen/echo_pb.js";
 import {
   EchoRequestSchema,
@@ -38,6 +41,8 @@ import {
   file_petrel_testing_v1_test,
 } from "../../testing/src/gen/petrel/testing/v1/test_pb.js";
 import { protoFastCodec } from "./codec-protobuf-fast.js";
+import { decodeFast } from "./proto-decode.js";
+import { compileDecoder, setDecoderCodegen } from "./proto-decode-gen.js";
 import { EdSchema, KitchenSchema, LeafSchema, P2Schema, arbMessage } from "./codec-protobuf-fast.fixtures.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: messages are handled reflectively
@@ -94,10 +99,28 @@ function assertSame(a: Any, b: Any, path = "$"): void {
   for (const k of ka) assertSame(a[k], b[k], `${path}.${k}`);
 }
 
-/** Asserts decode() and fromBinary() agree on `bytes`: identical messages, or both throw. */
+/** The generated decoder of `schema`; fails the test if there is none. */
+function generated(schema: DescMessage): (bytes: Uint8Array) => Any {
+  const fn = compileDecoder(schema);
+  assert.ok(fn, `no generated decoder for ${schema.typeName}`);
+  return fn;
+}
+
+/**
+ * Asserts both decoders and fromBinary() agree on `bytes`: identical messages, or all throw.
+ * Returns false when fromBinary throws.
+ */
 function checkDecode(schema: DescMessage, bytes: Uint8Array): boolean {
+  const gen = generated(schema);
+  const a = checkDecodeWith(schema, bytes, (b) => gen(b));
+  const b = checkDecodeWith(schema, bytes, (b) => decodeFast(schema, b));
+  assert.equal(a, b);
+  return a;
+}
+
+function checkDecodeWith(schema: DescMessage, bytes: Uint8Array, decode: (b: Uint8Array) => Any): boolean {
   const want = attempt(() => fromBinary(schema, bytes));
-  const got = attempt(() => decode(schema, bytes));
+  const got = attempt(() => decode(bytes));
   if (!want.ok) {
     assert.equal(got.ok, false, `fromBinary threw ${want.error} but decode did not (${hex(bytes)})`);
     assert.ok(got.ok === false && got.error instanceof Error, "decode throws an Error");
@@ -153,6 +176,9 @@ const schemas: [DescMessage, number, number][] = [
   [EchoResponseSchema, 1, 100],
   [StreamRequestSchema, 1, 100],
   [BenchEchoRequestSchema, 1, 100],
+  [SmallSchema, 1, 100],
+  [OrderSchema, 1, 100],
+  [BatchSchema, 1, 30],
 ];
 
 /** Byte-level mutations of an encoding: truncate, overwrite, insert, delete. */
@@ -532,6 +558,52 @@ describe("protoFastCodec", () => {
       kept.push([out, hex(toBinary(schema, m))]);
     }
     for (const [out, want] of kept) assert.equal(hex(out), want);
+  });
+
+  it("the generated decoder covers every test schema; the codec falls back when generation is off or unavailable", () => {
+    for (const [schema] of schemas) generated(schema);
+    const bytes = toBinary(OrderSchema, create(OrderSchema, { id: "o-1", items: [{ sku: "s", tags: ["a"] }], attributes: { k: "v" } }));
+    const prev = setDecoderCodegen(false);
+    try {
+      assert.equal(compileDecoder(OrderSchema), undefined);
+      assert.ok(checkDecodeWith(OrderSchema, bytes, (b) => decode(OrderSchema, b)));
+    } finally {
+      setDecoderCodegen(prev);
+    }
+    // Under a CSP without 'unsafe-eval', `new Function` throws an EvalError.
+    const realFunction = globalThis.Function;
+    globalThis.Function = class {
+      constructor() {
+        throw new EvalError("Code generation from strings disallowed for this context");
+      }
+    } as unknown as FunctionConstructor;
+    try {
+      setDecoderCodegen(true);
+      assert.equal(compileDecoder(OrderSchema), undefined);
+      assert.equal(compileDecoder(KitchenSchema), undefined);
+      assert.ok(checkDecodeWith(OrderSchema, bytes, (b) => decode(OrderSchema, b)));
+    } finally {
+      globalThis.Function = realFunction;
+      setDecoderCodegen(true);
+    }
+    assert.equal(typeof compileDecoder(OrderSchema), "function");
+    assert.ok(checkDecodeWith(OrderSchema, bytes, (b) => decode(OrderSchema, b)));
+  });
+
+  it("large packed doubles / floats, merged, and in an input that starts at an odd offset", () => {
+    const doubles = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? Number.NaN : i % 5 === 0 ? -0 : i * 1.5e-3 - 3));
+    const floats = doubles.map((d) => Math.fround(d));
+    const m = create(KitchenSchema, { rDouble: doubles, rFloat: floats } as never);
+    const bytes = checkEncode(KitchenSchema, m);
+    assert.ok(bytes);
+    assert.ok(checkDecode(KitchenSchema, bytes));
+    const twice = new Uint8Array(2 * bytes.length + 1);
+    twice.set(bytes, 1);
+    twice.set(bytes, 1 + bytes.length);
+    assert.ok(checkDecode(KitchenSchema, twice.subarray(1)));
+    const got: Any = decode(KitchenSchema, twice.subarray(1));
+    assert.equal(got.rDouble.length, 2 * doubles.length);
+    assert.ok(Object.is(got.rDouble[5], -0));
   });
 
   it("encodes the file descriptors of the test and descriptor protos identically", () => {
