@@ -331,7 +331,9 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
   cancel(s: ClientStream, err: RpcError): void {
     if (s.done) return;
     if (!this.closed) {
-      this.writer.writeCancel(s.id, err.code === Code.DEADLINE_EXCEEDED ? Code.DEADLINE_EXCEEDED : Code.CANCELLED, err.rawMessage);
+      // §4.6: the status says why (CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED for a limit,
+      // INTERNAL/UNIMPLEMENTED for a response message that cannot be decompressed, §4.3.1).
+      this.writer.writeCancel(s.id, err.code === Code.OK ? Code.CANCELLED : err.code, err.rawMessage);
       this.scheduleFlush();
     }
     this.failStream(s, err, false);

@@ -196,10 +196,9 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
         const c = parseCancel(payload);
         const s = this.streams.get(streamId);
         if (s === undefined) return;
-        const err = new RpcError(
-          c.code === Code.DEADLINE_EXCEEDED ? Code.DEADLINE_EXCEEDED : Code.CANCELLED,
-          c.reason || "cancelled by client",
-        );
+        // §7.4: the handler's signal fires with the status the client gave (CANCELLED, DEADLINE_EXCEEDED,
+        // RESOURCE_EXHAUSTED when a response broke its limit, …).
+        const err = new RpcError(c.code === Code.OK ? Code.CANCELLED : c.code, c.reason || "cancelled by client");
         s.ctx.abort(err);
         s.input?.fail(err, true);
         this.releaseStream(s);
