@@ -20,6 +20,7 @@
 // reflective decoder of proto-decode.ts.
 import { create, protoInt64, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
+import { int32VarintBytes } from "./proto-decode.js";
 import { MAPPER_NONE, MAPPER_STRUCT, MAPPER_WRAPPER, mapperOf, setOwn, structToLocal, structToReflect } from "./proto-wkt.js";
 import {
   T_BOOL,
@@ -59,27 +60,6 @@ function dec64(lo: number, hi: number): Any {
 function uDec64(lo: number, hi: number): Any {
   if (bigintSupported && hi === 0) return BigInt(lo >>> 0);
   return protoInt64.uDec(lo, hi);
-}
-
-/** varint32write() of protobuf-es: int32 as varint, negative values sign-extended to 10 bytes. */
-function int32VarintBytes(value: number): Uint8Array {
-  const bytes: number[] = [];
-  if (value >>> 0 < 0x80) {
-    bytes.push(value);
-  } else if (value >= 0) {
-    while (value > 0x7f) {
-      bytes.push((value & 0x7f) | 0x80);
-      value = value >>> 7;
-    }
-    bytes.push(value);
-  } else {
-    for (let i = 0; i < 9; i++) {
-      bytes.push((value & 127) | 128);
-      value = value >> 7;
-    }
-    bytes.push(1);
-  }
-  return new Uint8Array(bytes);
 }
 
 const utf8Lenient = new TextDecoder("utf-8", { ignoreBOM: true });

@@ -578,8 +578,8 @@ function rScalar(t: number, strict: boolean, longAsString: boolean): Any {
   throw new Error(`unsupported scalar type ${t}`);
 }
 
-/** varint32write() of protobuf-es: int32 as varint, negative values sign-extended to 10 bytes. */
-function int32VarintBytes(value: number): Uint8Array {
+/** varint32write() of protobuf-es: int32 as varint, negative values sign-extended to 10 bytes. @internal */
+export function int32VarintBytes(value: number): Uint8Array {
   const bytes: number[] = [];
   if (value >>> 0 < 0x80) {
     bytes.push(value);

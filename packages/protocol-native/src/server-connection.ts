@@ -198,7 +198,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
         if (s === undefined) return;
         // §7.4: the handler's signal fires with the status the client gave (CANCELLED, DEADLINE_EXCEEDED,
         // RESOURCE_EXHAUSTED when a response broke its limit, …).
-        const err = new RpcError(c.code === Code.OK ? Code.CANCELLED : c.code, c.reason || "cancelled by client");
+        const err = new RpcError(c.code === Code.OK ? Code.CANCELLED : (c.code as Code), c.reason || "cancelled by client");
         s.ctx.abort(err);
         s.input?.fail(err, true);
         this.releaseStream(s);
