@@ -6,6 +6,7 @@ import { channel as diagnosticsChannel } from "node:diagnostics_channel";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
   Code,
+  markReceivedCompressed,
   RpcError,
   toWireError,
   type Codec,
@@ -106,11 +107,14 @@ export async function decodeMessage(
     if (compression === undefined) throw new RpcError(Code.INTERNAL, "protocol error: compressed message without an encoding");
     bytes = await compression.decompress(bytes, maxRecv);
   }
+  let message: Message;
   try {
-    return codec.decode(schema, bytes);
+    message = codec.decode(schema, bytes);
   } catch (e) {
     throw new RpcError(Code.INVALID_ARGUMENT, `cannot decode request ${schema.typeName}: ${(e as Error).message}`);
   }
+  if (compressed) markReceivedCompressed(message);
+  return message;
 }
 
 /**

@@ -125,7 +125,7 @@ export function createGrpcWebHandler(router: Router, options: GrpcWebHandlerOpti
     if (ct === undefined) return false;
     const codec = router.codecs.get(ct.codec);
     if (codec === undefined) {
-      plain(req, res, 415, `petrel: unsupported gRPC-Web codec "${ct.codec}"\n`);
+      plain(req, res, 415, `petrel: unsupported gRPC-Web codec "${ct.codec}"; this server accepts: ${router.codecs.names().join(", ")}\n`);
       return true;
     }
     if (req.method !== "POST") {

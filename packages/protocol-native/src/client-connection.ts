@@ -8,6 +8,7 @@ import {
   RpcError,
   decodeStatusDetails,
   markReceivedCompressed,
+  messageCompressionHint,
   type Codec,
   type ErrorDetail,
   type StreamRequest,
@@ -264,7 +265,9 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
         const sc = s.sendComp;
         if (this.shouldCompress(sc, bytes as Uint8Array, req.message)) {
           const st = s;
-          this.sendCompressed(s, sc, bytes as Uint8Array, true).catch((e) => this.cancel(st, RpcError.from(e, Code.INTERNAL)));
+          this.sendCompressed(s, sc, bytes as Uint8Array, true, messageCompressionHint(req.message) === true).catch((e) =>
+            this.cancel(st, RpcError.from(e, Code.INTERNAL)),
+          );
         } else this.sendMessage(s, bytes as Uint8Array, true);
       } catch (e) {
         const err = RpcError.from(e, Code.INTERNAL);
@@ -309,7 +312,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
         const bytes = this.encode(s, r.value);
         const sc = s.sendComp;
         const sent = this.shouldCompress(sc, bytes, r.value)
-          ? await this.sendCompressed(s, sc, bytes, false)
+          ? await this.sendCompressed(s, sc, bytes, false, messageCompressionHint(r.value) === true)
           : this.sendMessage(s, bytes, false);
         if (!sent) await s.whenWritable();
         if (s.done) return;

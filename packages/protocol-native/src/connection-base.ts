@@ -612,18 +612,19 @@ export abstract class ConnectionBase<S extends StreamBase> implements ChannelEve
    * `setMessageCompression(message, false)`.
    */
   protected shouldCompress(sc: SendCompression | undefined, bytes: Uint8Array, message: object): sc is SendCompression {
-    return sc !== undefined && bytes.length >= this.compressMinBytes && messageCompressionHint(message) !== false;
+    // setMessageCompression(msg, true|false) overrides the size threshold.
+    return sc !== undefined && (messageCompressionHint(message) ?? bytes.length >= this.compressMinBytes);
   }
 
   /**
    * Compresses and sends one message; resolves like {@link sendMessage}. A message that does not
-   * get smaller goes out uncompressed (the receiver is spared the work). Rejects with INTERNAL when
-   * the algorithm fails.
+   * get smaller goes out uncompressed (the receiver is spared the work) unless `forced` (the message
+   * was marked with setMessageCompression(msg, true)). Rejects with INTERNAL when the algorithm fails.
    */
-  protected async sendCompressed(s: S, sc: SendCompression, bytes: Uint8Array, endStream: boolean): Promise<boolean> {
+  protected async sendCompressed(s: S, sc: SendCompression, bytes: Uint8Array, endStream: boolean, forced = false): Promise<boolean> {
     const wire = await compressMessage(sc, bytes);
     if (s.done) return true;
-    if (wire.length >= bytes.length) return this.sendMessage(s, bytes, endStream);
+    if (!forced && wire.length >= bytes.length) return this.sendMessage(s, bytes, endStream);
     return this.sendMessage(s, wire, endStream, true);
   }
 

@@ -9,6 +9,7 @@ import {
   ServerContext,
   encodeStatusDetails,
   markReceivedCompressed,
+  messageCompressionHint,
   toWireError,
   type AdmissionController,
   type AdmissionPermit,
@@ -418,7 +419,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
     const sc = this.responseCompression(s);
     this.sendHeaderOnce(s);
     if (this.shouldCompress(sc, bytes, res.message)) {
-      this.sendCompressed(s, sc, bytes, false).then(
+      this.sendCompressed(s, sc, bytes, false, messageCompressionHint(res.message) === true).then(
         (sent) => (sent ? this.finishOk(s) : (s.whenWritable() ?? Promise.resolve()).then(() => this.finishOk(s))),
         (e) => this.finishWithError(s, e),
       );
@@ -448,7 +449,7 @@ export class ServerConnection extends ConnectionBase<ServerStream> {
         const sc = this.responseCompression(s);
         this.sendHeaderOnce(s);
         const sent = this.shouldCompress(sc, bytes, r.value)
-          ? await this.sendCompressed(s, sc, bytes, false)
+          ? await this.sendCompressed(s, sc, bytes, false, messageCompressionHint(r.value) === true)
           : this.sendMessage(s, bytes, false);
         if (!sent) await s.whenWritable();
       }
