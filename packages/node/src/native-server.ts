@@ -121,6 +121,9 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
       return new Promise((resolve, reject) => {
         if (tlsServer !== undefined) {
           tlsServer.on("secureConnection", (s: TLSSocket) => onConnection(s));
+          // A failed or timed-out handshake (tls.handshakeTimeoutMs): Node 20 leaves the socket
+          // open unless someone destroys it.
+          tlsServer.on("tlsClientError", (_e: Error, s: TLSSocket) => s.destroy());
           server = tlsServer;
         } else server = createServer(onConnection);
         server.once("error", reject);

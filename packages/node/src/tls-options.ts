@@ -23,6 +23,12 @@ export interface ServerTlsOptions {
   requestClientCert?: boolean;
   /** Mutual TLS: refuse the handshake unless the client presents a certificate `ca` verifies. Default false. */
   requireClientCert?: boolean;
+  /**
+   * A client that has not completed the TLS handshake within this many ms is disconnected
+   * (slow-loris on the handshake). Default 10000, like the protocols' own preface timeouts
+   * (Node's default is 120000).
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /** Client-side TLS options, the same on every Petrel client transport. */
@@ -49,7 +55,12 @@ export function tlsServerOptions(options: ServerTlsOptions, who: string, alpn: s
   if (typeof options !== "object" || options === null) throw new TypeError(`${who}: tls must be an object with key and cert`);
   if (!present(options.key) || !present(options.cert)) throw new TypeError(`${who}: tls needs both key and cert (PEM)`);
   const require = options.requireClientCert === true;
+  const handshakeTimeout = options.handshakeTimeoutMs ?? 10_000;
+  if (!Number.isInteger(handshakeTimeout) || handshakeTimeout < 1) {
+    throw new TypeError(`${who}: tls.handshakeTimeoutMs must be a positive integer, got ${handshakeTimeout}`);
+  }
   return {
+    handshakeTimeout,
     key: options.key,
     cert: options.cert,
     ca: options.ca,
