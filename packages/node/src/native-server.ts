@@ -124,6 +124,11 @@ export function createNativeServer(options: NativeServerOptions): NativeServer {
           // A failed or timed-out handshake (tls.handshakeTimeoutMs): Node 20 leaves the socket
           // open unless someone destroys it.
           tlsServer.on("tlsClientError", (_e: Error, s: TLSSocket) => s.destroy());
+          // Count connections from TCP accept, not from the end of the handshake: a flood of
+          // handshakes that never finish must hit the cap too. net.Server refuses beyond
+          // maxConnections itself and reports each refusal as "drop".
+          tlsServer.maxConnections = maxConnections;
+          tlsServer.on("drop", () => dropped++);
           server = tlsServer;
         } else server = createServer(onConnection);
         server.once("error", reject);

@@ -2,7 +2,7 @@
 // disconnected after `tls.handshakeTimeoutMs` (default 10 s, Node's own default is 120 s), on
 // every TLS server: petrel/1, gRPC and the one-port server. Other clients are unaffected.
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { type Socket, connect } from "node:net";
 import { before, describe, it } from "node:test";
 import { createClient, createRouter } from "@petrel/core";
 import { TestService, createTestCerts, createTestServiceImpl, opensslPath, type TestCerts } from "@petrel/testing";
@@ -83,6 +83,33 @@ describe("TLS handshake timeout", { skip: !haveOpenssl }, () => {
     try {
       assert.equal(await silentClient(port), "closed");
     } finally {
+      await server.close({ graceMs: 1000 });
+    }
+  });
+});
+
+describe("petrel/1 TLS maxConnections", { skip: !haveOpenssl }, () => {
+  it("counts connections from TCP accept: handshakes that never finish fill the cap", async () => {
+    const certs = createTestCerts();
+    const server = createNativeServer({
+      router: createRouter().service(TestService, createTestServiceImpl()),
+      tls: { key: certs.server.key, cert: certs.server.cert, handshakeTimeoutMs: 60_000 },
+      maxConnections: 2,
+    });
+    const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const s = connect(port, "127.0.0.1");
+        s.on("error", () => {});
+        sockets.push(s);
+        await new Promise((r) => s.once("connect", r));
+      }
+      // The third is refused at once although neither of the others finished its handshake.
+      assert.equal(await silentClient(port), "closed");
+      assert.equal(server.droppedConnections, 1);
+    } finally {
+      for (const s of sockets) s.destroy();
       await server.close({ graceMs: 1000 });
     }
   });
