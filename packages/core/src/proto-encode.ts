@@ -1,5 +1,8 @@
 // Protobuf binary encoder for protobuf-es v2 messages, wire-identical to `toBinary` of
-// @bufbuild/protobuf 2.17 (dist/esm/to-binary.js), but without a BinaryWriter per message:
+// @bufbuild/protobuf 2.17 (dist/esm/to-binary.js), but without a BinaryWriter per message.
+// The codec uses the generated encoder of proto-encode-gen.ts first; this reflective one runs
+// where code generation is unavailable and for messages the generated code gives up on
+// (loosely typed values, errors), so it also decides protobuf-es-compatible errors.
 //
 // - A plan per message type is compiled once (WeakMap keyed by DescMessage): fields sorted by
 //   number (protobuf-es writes in field-number order, then `$unknown`), with the presence test
@@ -734,7 +737,8 @@ function convertKey(t: number, key: string): Any {
         return key;
       }
     default: {
-      const n = Number.parseInt(key, 10);
+      // biome-ignore lint/correctness/useParseIntRadix: no radix, like protobuf-es ("0x10" is 16)
+      const n = Number.parseInt(key);
       return Number.isFinite(n) ? n : key;
     }
   }
