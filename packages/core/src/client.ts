@@ -14,6 +14,7 @@ import {
   type StreamResponse,
   type Transport,
   type UnaryRequest,
+  transportUnaryFn,
   type UnaryResponse,
 } from "./transport.js";
 import { carryMessageHints } from "./message-flags.js";
@@ -37,7 +38,7 @@ export interface ClientOptions {
 export function createClient<S extends DescService>(service: S, transport: Transport, options: ClientOptions = {}): Client<S> {
   noteClientCreated();
   const client: Record<string, unknown> = {};
-  const unaryNext = applyInterceptors<AnyFn>((req) => transport.unary(req as UnaryRequest), options.interceptors);
+  const unaryNext = applyInterceptors<AnyFn>(transportUnaryFn(transport), options.interceptors);
   const streamNext = applyInterceptors<AnyFn>((req) => transport.stream(req as StreamRequest), options.interceptors);
   for (const method of service.methods) {
     switch (method.methodKind) {

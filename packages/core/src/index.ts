@@ -28,6 +28,9 @@ export {
   type Transport,
   type UnaryRequest,
   type UnaryResponse,
+  type UnarySettle,
+  type UnarySettledFn,
+  unarySettledOf,
 } from "./transport.js";
 export { createClient, type ClientOptions } from "./client.js";
 export {

@@ -1,3 +1,4 @@
+import type { RpcError } from "./rpc-error.js";
 import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { Metadata } from "./metadata.js";
 
@@ -62,6 +63,45 @@ export interface StreamResponse<O extends DescMessage = DescMessage> {
 export interface Transport {
   unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I>): Promise<UnaryResponse<O>>;
   stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I>): Promise<StreamResponse<O>>;
+  /**
+   * Optional fast path: `unary(req).then(settle.ok, settle.fail)` without the second promise —
+   * the transport hands the outcome to `settle` and its own promise takes what `settle` returns.
+   * Interceptors directly above the transport reach it through {@link unarySettledOf}; with Node
+   * 20's AsyncLocalStorage active, every promise costs a hook call, and this one was most of what
+   * retry + breaker + limiter added to a call (bench/src/micro/resilience-overhead.ts).
+   */
+  unarySettled?(req: UnaryRequest, settle: UnarySettle): Promise<UnaryResponse>;
+}
+
+/** What a unary call's outcome passes through in {@link Transport.unarySettled}. */
+export interface UnarySettle {
+  /** The call succeeded: return the result (or a promise of it); throwing fails the call. */
+  ok(res: UnaryResponse): UnaryResponse | Promise<UnaryResponse>;
+  /** The call failed with `err`: return a result (or a promise), or throw to fail the call. */
+  fail(err: RpcError): UnaryResponse | Promise<UnaryResponse>;
+}
+
+/** A transport's `unarySettled`, when `next` is the transport's own unary function. */
+export type UnarySettledFn = (req: UnaryRequest, settle: UnarySettle) => Promise<UnaryResponse>;
+
+const UNARY_SETTLED = Symbol.for("petrel.unarySettled");
+
+/**
+ * The {@link Transport.unarySettled} behind `next`, if `next` is a client's innermost function
+ * (no interceptor between the caller and the transport) and the transport has one. @internal
+ */
+export function unarySettledOf(next: AnyFn): UnarySettledFn | undefined {
+  return (next as unknown as Record<symbol, UnarySettledFn | undefined>)[UNARY_SETTLED];
+}
+
+/** The innermost unary function of a client over `transport`, marked for {@link unarySettledOf}. @internal */
+export function transportUnaryFn(transport: Transport): AnyFn {
+  const fn: AnyFn = (req) => transport.unary(req as UnaryRequest);
+  const settled = transport.unarySettled;
+  if (settled !== undefined) {
+    (fn as unknown as Record<symbol, UnarySettledFn>)[UNARY_SETTLED] = (req, settle) => settled.call(transport, req, settle);
+  }
+  return fn;
 }
 
 /** Either request shape. */

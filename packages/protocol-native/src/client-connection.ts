@@ -15,6 +15,7 @@ import {
   type StreamResponse,
   type UnaryRequest,
   type UnaryResponse,
+  type UnarySettle,
 } from "@petrel/core";
 import type { ByteChannel, Dialer } from "./channel.js";
 import { ConnectionBase, statusForGoAway, type ConnectionOptions } from "./connection-base.js";
@@ -51,6 +52,8 @@ class ClientStream extends StreamBase {
   gotResponse = false;
   resolve!: (v: UnaryResponse | StreamResponse) => void;
   reject!: (e: unknown) => void;
+  /** A unary call's outcome hook (Transport.unarySettled), or undefined. */
+  settle: UnarySettle | undefined = undefined;
   settled = false;
   queue: AsyncQueue<MessageShape<DescMessage>> | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
@@ -244,8 +247,11 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     return bytes;
   }
 
-  /** Starts a unary call. Rejects only with RpcError. */
-  unary(req: UnaryRequest): Promise<UnaryResponse> {
+  /**
+   * Starts a unary call. Rejects only with RpcError. With `settle`, the outcome goes through it
+   * first (Transport.unarySettled): `settle.ok(res)` / `settle.fail(err)` give the result.
+   */
+  unary(req: UnaryRequest, settle?: UnarySettle): Promise<UnaryResponse> {
     return new Promise<UnaryResponse>((resolve, reject) => {
       let s: ClientStream | undefined;
       try {
@@ -255,6 +261,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
         s = this.newStream(req, UNARY);
         s.resolve = resolve as (v: UnaryResponse | StreamResponse) => void;
         s.reject = reject;
+        s.settle = settle;
         const limit = Math.min(this.maxSend, this.peer.maxMessageSize);
         if ((bytes as Uint8Array).length > limit) {
           throw new RpcError(
@@ -272,6 +279,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       } catch (e) {
         const err = RpcError.from(e, Code.INTERNAL);
         if (s !== undefined) this.cancel(s, err);
+        else if (settle !== undefined) settleInto(settle, err, resolve, reject);
         else reject(err);
       }
     });
@@ -480,14 +488,16 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       this.cleanup(s);
       s.settled = true;
       const req = s.req;
-      s.resolve({
+      const res: UnaryResponse = {
         stream: false,
         service: req.service,
         method: req.method,
         header: s.header ?? new Metadata(),
         trailer,
         message: s.response as MessageShape<DescMessage>,
-      });
+      };
+      if (s.settle === undefined) s.resolve(res);
+      else settleInto(s.settle, res, s.resolve, s.reject);
       return;
     }
     (s.trailer as Metadata).merge(trailer);
@@ -501,7 +511,8 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     this.cleanup(s);
     if (!s.settled) {
       s.settled = true;
-      s.reject(error);
+      if (s.settle === undefined) s.reject(error);
+      else settleInto(s.settle, error, s.resolve, s.reject);
     } else s.queue?.fail(error);
   }
 
@@ -519,5 +530,35 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
 
   protected onDeadline(s: ClientStream): void {
     this.cancel(s, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
+  }
+}
+
+/**
+ * Resolves a unary call through its settle hook: `ok` for a response, `fail` for an RpcError;
+ * whatever the hook returns (a value or a promise) becomes the call's result, a throw rejects it.
+ * `ok` runs at once; `fail` runs in a microtask, because it may start a retry, and a failure can
+ * arrive while the connection walks its streams (closing) — a new call must not start there.
+ * @internal
+ */
+export function settleInto(
+  settle: UnarySettle,
+  outcome: UnaryResponse | RpcError,
+  resolve: (v: UnaryResponse) => void,
+  reject: (e: unknown) => void,
+): void {
+  if (outcome instanceof RpcError) {
+    queueMicrotask(() => {
+      try {
+        resolve(settle.fail(outcome) as UnaryResponse);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    return;
+  }
+  try {
+    resolve(settle.ok(outcome) as UnaryResponse);
+  } catch (e) {
+    reject(e);
   }
 }

@@ -8,10 +8,11 @@ import {
   type Transport,
   type UnaryRequest,
   type UnaryResponse,
+  type UnarySettle,
 } from "@petrel/core";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { systemClock, type Dialer } from "./channel.js";
-import { ClientConnection, type ClientConnectionListener } from "./client-connection.js";
+import { ClientConnection, type ClientConnectionListener, settleInto } from "./client-connection.js";
 import type { ConnectionOptions } from "./connection-base.js";
 
 /** Options of a petrel/1 client transport. */
@@ -188,6 +189,19 @@ export function createNativeClientTransport(options: NativeTransportOptions): Co
       if (c instanceof ClientConnection) return c.unary(req as UnaryRequest) as Promise<UnaryResponse<O>>;
       return c.then((conn) => conn.unary(req as UnaryRequest)) as Promise<UnaryResponse<O>>;
     },
+    unarySettled(req: UnaryRequest, settle: UnarySettle): Promise<UnaryResponse> {
+      let c: ClientConnection | Promise<ClientConnection>;
+      try {
+        c = pick();
+      } catch (e) {
+        return settleFailure(settle, e);
+      }
+      if (c instanceof ClientConnection) return c.unary(req, settle);
+      return c.then(
+        (conn) => conn.unary(req, settle),
+        (e: unknown) => settleFailure(settle, e),
+      );
+    },
     async stream<I extends import("@bufbuild/protobuf").DescMessage, O extends import("@bufbuild/protobuf").DescMessage>(
       req: StreamRequest<I>,
     ): Promise<StreamResponse<O>> {
@@ -214,4 +228,9 @@ export function createNativeClientTransport(options: NativeTransportOptions): Co
       });
     },
   };
+}
+
+/** A call that failed before reaching a connection, through its settle hook. */
+function settleFailure(settle: UnarySettle, e: unknown): Promise<UnaryResponse> {
+  return new Promise((resolve, reject) => settleInto(settle, RpcError.from(e, Code.UNAVAILABLE), resolve, reject));
 }

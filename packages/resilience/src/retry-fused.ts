@@ -10,13 +10,28 @@
  * only the cost differs. The happy path of a unary call is synchronous up to one `next(req)`:
  * limiter `admit()`, breaker `tryAcquire()`, the first attempt sent as the caller's own request
  * (see `retryUnary` in retry.ts), then one continuation records the outcome on the breaker, the
- * retry throttle and the permit. Call durations for the breaker come from its clock, by default
- * `turnClock` (one clock read per event-loop turn). Each async interceptor layer it replaces costs a promise, an
+ * retry throttle and the permit. Directly above a transport with `unarySettled` (petrel/1), that
+ * continuation is the transport's settle hook, so the call has no promise of its own either (with
+ * AsyncLocalStorage on, every promise costs a hook call). Call durations for the breaker come from
+ * its clock, by default `turnClock` (one clock read per event-loop turn). Each async interceptor
+ * layer it replaces costs a promise, an
  * `await` and a few hundred ns per call (bench/src/micro/resilience-overhead.ts). Only a failed or
  * rejected first attempt enters the async retry loop, whose attempts go through the breaker
  * interceptor.
  */
-import { type AnyFn, type AnyRequest, type AnyResponse, Code, type Interceptor, RpcError, applyInterceptors } from "@petrel/core";
+import {
+  type AnyFn,
+  type AnyRequest,
+  type AnyResponse,
+  Code,
+  type Interceptor,
+  RpcError,
+  type UnaryRequest,
+  type UnaryResponse,
+  type UnarySettle,
+  applyInterceptors,
+  unarySettledOf,
+} from "@petrel/core";
 import type { CircuitBreaker } from "./breaker.js";
 import { type BreakerRegistry, createCircuitBreakerInterceptor, settleBreaker } from "./breaker-registry.js";
 import type { Bulkhead, ConcurrencyLimiter, Permit } from "./concurrency.js";
@@ -59,6 +74,20 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
     let breakerPath = "";
     let breakerOfPath: CircuitBreaker | undefined;
 
+    const settled = unarySettledOf(next);
+    const outcome: Outcome = {
+      ok(res, permit, breaker, start) {
+        if (breaker !== undefined) breaker.onResult(true, (clock as { now(): number }).now() - start);
+        f.throttle?.onSuccess();
+        permit?.release("success");
+        return res;
+      },
+      fail(e, req, snap, permit, breaker, start) {
+        if (breaker !== undefined) settleBreaker(breaker, e, (clock as { now(): number }).now() - start);
+        return retry(req, snap, permit, e);
+      },
+    };
+
     /** The retry loop after a failed first attempt; the permit is released when it ends. */
     const retry = (req: AnyRequest, snap: ReturnType<typeof headerSnapshot>, permit: Permit | undefined, e: unknown) => {
       const p = retryAfterFirst(f, attempt, req, snap, e);
@@ -95,6 +124,9 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
         if (!breaker.tryAcquire()) return retry(req, snap, permit, new RpcError(Code.UNAVAILABLE, "circuit open"));
       }
       const start = clock === undefined ? 0 : clock.now();
+      // Directly above a transport with a settle hook: the outcome goes through one object, and
+      // the transport's promise is the call's (no promise of our own, see Transport.unarySettled).
+      if (settled !== undefined) return settled(req as UnaryRequest, new FirstAttempt(outcome, req, snap, permit, breaker, start));
       let p: Promise<AnyResponse>;
       try {
         p = next(req);
@@ -103,17 +135,42 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
       }
       // One continuation pair per call (they share one context): the only per-call allocations.
       return p.then(
-        (res) => {
-          if (breaker !== undefined) breaker.onResult(true, (clock as { now(): number }).now() - start);
-          f.throttle?.onSuccess();
-          permit?.release("success");
-          return res;
-        },
-        (e: unknown) => {
-          if (breaker !== undefined) settleBreaker(breaker, e, (clock as { now(): number }).now() - start);
-          return retry(req, snap, permit, e);
-        },
+        (res) => outcome.ok(res as UnaryResponse, permit, breaker, start),
+        (e: unknown) => outcome.fail(e, req, snap, permit, breaker, start),
       );
     };
   };
+}
+
+/** What happens when a first attempt ends, shared by both ways of observing it. */
+interface Outcome {
+  ok(res: UnaryResponse, permit: Permit | undefined, breaker: CircuitBreaker | undefined, start: number): UnaryResponse;
+  fail(
+    e: unknown,
+    req: AnyRequest,
+    snap: Snapshot,
+    permit: Permit | undefined,
+    breaker: CircuitBreaker | undefined,
+    start: number,
+  ): Promise<AnyResponse>;
+}
+
+type Snapshot = ReturnType<typeof headerSnapshot>;
+
+/** A first attempt's state, handed to the transport as its settle hook. */
+class FirstAttempt implements UnarySettle {
+  constructor(
+    private readonly outcome: Outcome,
+    private readonly req: AnyRequest,
+    private readonly snap: Snapshot,
+    private readonly permit: Permit | undefined,
+    private readonly breaker: CircuitBreaker | undefined,
+    private readonly start: number,
+  ) {}
+  ok(res: UnaryResponse): UnaryResponse {
+    return this.outcome.ok(res, this.permit, this.breaker, this.start);
+  }
+  fail(err: RpcError): Promise<UnaryResponse> {
+    return this.outcome.fail(err, this.req, this.snap, this.permit, this.breaker, this.start) as Promise<UnaryResponse>;
+  }
 }
