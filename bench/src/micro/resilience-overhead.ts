@@ -104,8 +104,11 @@ async function main(): Promise<void> {
   });
   const options = { timeoutMs: 30_000 };
 
+  /** CPU time (user + system) of this process per call in the last run, µs. */
+  let lastCpuPerCall = 0;
   async function run(client: typeof plain, ms: number): Promise<number> {
     let calls = 0;
+    const cpu0 = process.cpuUsage();
     const end = performance.now() + ms;
     await Promise.all(
       Array.from({ length: inflight }, async () => {
@@ -115,6 +118,8 @@ async function main(): Promise<void> {
         }
       }),
     );
+    const cpu = process.cpuUsage(cpu0);
+    lastCpuPerCall = (cpu.user + cpu.system) / calls;
     return (calls * 1000) / ms;
   }
 
@@ -122,12 +127,18 @@ async function main(): Promise<void> {
   await run(plain, 1000);
   await run(resilient, 1000);
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
   let plainSum = 0;
   let resilientSum = 0;
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? ["plain", "resilient"] : ["resilient", "plain"];
     const got: Record<string, number> = {};
-    for (const which of order) got[which] = await run(which === "plain" ? plain : resilient, seconds * 1000);
+    const cpu: Record<string, number> = {};
+    for (const which of order) {
+      got[which] = await run(which === "plain" ? plain : resilient, seconds * 1000);
+      cpu[which] = lastCpuPerCall;
+    }
+    cpuRatios.push((cpu.resilient as number) / (cpu.plain as number));
     const p = got.plain as number;
     const q = got.resilient as number;
     plainSum += p;
@@ -136,6 +147,8 @@ async function main(): Promise<void> {
     console.log(`round ${r + 1}: plain ${Math.round(p)} rps, resilient ${Math.round(q)} rps, overhead ${((1 - q / p) * 100).toFixed(1)}%`);
   }
   ratios.sort((a, b) => a - b);
+  cpuRatios.sort((a, b) => a - b);
+  const cpuMedian = cpuRatios[Math.floor((cpuRatios.length - 1) / 2)] as number;
   const median =
     ratios.length % 2 === 1
       ? ratios[(ratios.length - 1) / 2]
@@ -147,6 +160,11 @@ async function main(): Promise<void> {
     `inflight=${inflight} rounds=${rounds} plain=${Math.round(plainSum / rounds)} rps resilient=${Math.round(resilientSum / rounds)} rps ` +
       `overhead=${((1 - resilientSum / plainSum) * 100).toFixed(1)}% (median round ${((1 - (median as number)) * 100).toFixed(1)}%; ` +
       `~${addedUs.toFixed(2)} us more per call (1/rps); target <= 5%)`,
+  );
+  // With --split this process runs only the clients: its CPU per call is the client's cost, the
+  // steadiest figure (throughput also moves with the server process and the scheduler).
+  console.log(
+    `${split ? "client " : ""}CPU per call: resilient / plain, median round ${cpuMedian.toFixed(3)} (${((cpuMedian - 1) * 100).toFixed(1)}% more)`,
   );
   await plainTransport.close();
   await resilientTransport.close();
