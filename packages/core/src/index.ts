@@ -30,6 +30,8 @@ export {
   type UnaryResponse,
   type UnarySettle,
   type UnarySettledFn,
+  settleFailure,
+  settleUnary,
   unarySettledOf,
 } from "./transport.js";
 export { createClient, type ClientOptions } from "./client.js";

@@ -1,4 +1,5 @@
-import type { RpcError } from "./rpc-error.js";
+import { Code } from "./code.js";
+import { RpcError as RpcErrorClass, type RpcError } from "./rpc-error.js";
 import type { DescMessage, DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { Metadata } from "./metadata.js";
 
@@ -124,4 +125,39 @@ export function applyInterceptors<F>(fn: F, interceptors: readonly ((next: F) =>
   let out = fn;
   for (let i = interceptors.length - 1; i >= 0; i--) out = (interceptors[i] as (next: F) => F)(out);
   return out;
+}
+
+/**
+ * Resolves a unary call through its settle hook: `ok` for a response, `fail` for an RpcError;
+ * whatever the hook returns (a value or a promise) becomes the call's result, a throw rejects it.
+ * `ok` runs at once; `fail` runs in a microtask, because it may start a retry, and a failure can
+ * arrive while a transport walks its calls (a connection closing) — no new call may start there.
+ * For transports implementing {@link Transport.unarySettled}. @internal
+ */
+export function settleUnary(
+  settle: UnarySettle,
+  outcome: UnaryResponse | RpcError,
+  resolve: (v: UnaryResponse) => void,
+  reject: (e: unknown) => void,
+): void {
+  if (outcome instanceof RpcErrorClass) {
+    queueMicrotask(() => {
+      try {
+        resolve(settle.fail(outcome) as UnaryResponse);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    return;
+  }
+  try {
+    resolve(settle.ok(outcome) as UnaryResponse);
+  } catch (e) {
+    reject(e);
+  }
+}
+
+/** A unary call that failed before it started, through its settle hook. @internal */
+export function settleFailure(settle: UnarySettle, e: unknown, code: Code = Code.UNAVAILABLE): Promise<UnaryResponse> {
+  return new Promise((resolve, reject) => settleUnary(settle, RpcErrorClass.from(e, code), resolve, reject));
 }

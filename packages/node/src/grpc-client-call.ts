@@ -19,6 +19,8 @@ import {
   type UnaryResponse,
   markReceivedCompressed,
   messageCompressionHint,
+  settleUnary,
+  type UnarySettle,
 } from "@petrel/core";
 import {
   IDENTITY_ENCODING,
@@ -157,6 +159,8 @@ export class GrpcClientCall implements InflaterHooks {
   readonly queue: AsyncQueue<MessageShape<DescMessage>> | undefined;
   resolve: ((r: UnaryResponse | StreamResponse) => void) | undefined = undefined;
   reject: ((e: RpcError) => void) | undefined = undefined;
+  /** A unary call's outcome hook (Transport.unarySettled), or undefined. */
+  unarySettle: UnarySettle | undefined = undefined;
   trailers: Record<string, string | string[] | undefined> | undefined = undefined;
   private done = false;
   private ended = false;
@@ -511,22 +515,30 @@ export class GrpcClientCall implements InflaterHooks {
       // Response headers came before the failure (not Trailers-Only): the call is committed and
       // must not be retried (gRFC A6).
       if (this.header !== undefined) markRpcError(err, COMMITTED);
-      return this.reject?.(err);
+      return this.failUnary(err);
     }
     const t = trailer ?? new Metadata();
     if (this.messageCount !== 1) {
-      return this.reject?.(
+      return this.failUnary(
         new RpcError(Code.UNIMPLEMENTED, `grpc: unary call got ${this.messageCount} response messages, want 1`, { metadata: t }),
       );
     }
     const req = this.req;
-    this.resolve?.({
+    const res: UnaryResponse = {
       stream: false,
       service: req.service,
       method: req.method,
       header: this.header ?? new Metadata(),
       trailer: t,
       message: this.message as MessageShape<DescMessage>,
-    });
+    };
+    if (this.unarySettle === undefined) this.resolve?.(res);
+    else settleUnary(this.unarySettle, res, this.resolve as (r: UnaryResponse) => void, this.reject as (e: unknown) => void);
+  }
+
+  /** Fails a unary call, through its settle hook when it has one. */
+  private failUnary(err: RpcError): void {
+    if (this.unarySettle === undefined) this.reject?.(err);
+    else settleUnary(this.unarySettle, err, this.resolve as (r: UnaryResponse) => void, this.reject as (e: unknown) => void);
   }
 }

@@ -11,6 +11,8 @@ import {
   type UnaryRequest,
   type UnaryResponse,
   messageCompressionHint,
+  settleFailure,
+  type UnarySettle,
 } from "@petrel/core";
 import type { ConnectableTransport } from "@petrel/protocol-native";
 import {
@@ -264,8 +266,15 @@ export function createGrpcTransport(options: GrpcTransportOptions): ConnectableT
   const defaultCodecImpl = codecs.get(defaultCodec);
 
   /** Opens a unary call and sends its one framed request with END_STREAM. */
-  function sendUnary<O extends DescMessage>(req: UnaryRequest, codec: Codec, compression: Compression | undefined, body: Buffer) {
+  function sendUnary<O extends DescMessage>(
+    req: UnaryRequest,
+    codec: Codec,
+    compression: Compression | undefined,
+    body: Buffer,
+    settle?: UnarySettle,
+  ) {
     const call = startCall(req, codec, compression, false);
+    call.unarySettle = settle;
     const p = new Promise<UnaryResponse<O>>((resolve, reject) => {
       call.resolve = resolve as (r: UnaryResponse | StreamResponse) => void;
       call.reject = reject;
@@ -274,28 +283,43 @@ export function createGrpcTransport(options: GrpcTransportOptions): ConnectableT
     return p;
   }
 
+  /** A unary call, with its outcome through `settle` when given (Transport.unarySettled). */
+  function unary<O extends DescMessage>(req: UnaryRequest, settle: UnarySettle | undefined): Promise<UnaryResponse<O>> {
+    try {
+      const compression = requestCompression(req);
+      const codec = codecOf(req);
+      const bytes = codec.encode(req.method.input, req.message);
+      if (bytes.length > maxSend) {
+        throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
+      }
+      // On a compressing call, a message under compressMinBytes or marked
+      // setMessageCompression(msg, false) goes out uncompressed (flag 0).
+      if (compression !== undefined && shouldCompress(messageCompressionHint(req.message), bytes.length, compressMinBytes)) {
+        return compressRequest(compression, bytes).then(
+          (b) => sendUnary<O>(req, codec, compression, frame(b, true), settle),
+          (e: unknown) => failed<O>(e, settle),
+        );
+      }
+      return sendUnary<O>(req, codec, compression, frame(bytes, false), settle);
+    } catch (e) {
+      return failed<O>(e, settle);
+    }
+  }
+
+  /** A call that failed before it was sent. */
+  function failed<O extends DescMessage>(e: unknown, settle: UnarySettle | undefined): Promise<UnaryResponse<O>> {
+    if (settle === undefined) return Promise.reject(RpcError.from(e, Code.INTERNAL));
+    return settleFailure(settle, e, Code.INTERNAL) as Promise<UnaryResponse<O>>;
+  }
+
   return {
     // The unary path allocates no closure besides the promise's executor and runs no async
     // function unless the request is compressed (tsx wraps every closure, see bench/README.md).
     unary<I extends DescMessage, O extends DescMessage>(req: UnaryRequest<I>): Promise<UnaryResponse<O>> {
-      try {
-        const compression = requestCompression(req as UnaryRequest);
-        const codec = codecOf(req as UnaryRequest);
-        const bytes = codec.encode(req.method.input, req.message);
-        if (bytes.length > maxSend) {
-          throw new RpcError(Code.RESOURCE_EXHAUSTED, `grpc: request message of ${bytes.length} bytes exceeds the limit of ${maxSend}`);
-        }
-        // On a compressing call, a message under compressMinBytes or marked
-        // setMessageCompression(msg, false) goes out uncompressed (flag 0).
-        if (compression !== undefined && shouldCompress(messageCompressionHint(req.message), bytes.length, compressMinBytes)) {
-          return compressRequest(compression, bytes)
-            .then((b) => sendUnary<O>(req as UnaryRequest, codec, compression, frame(b, true)))
-            .catch((e: unknown) => Promise.reject(RpcError.from(e, Code.INTERNAL)));
-        }
-        return sendUnary<O>(req as UnaryRequest, codec, compression, frame(bytes, false));
-      } catch (e) {
-        return Promise.reject(RpcError.from(e, Code.INTERNAL));
-      }
+      return unary<O>(req as UnaryRequest, undefined);
+    },
+    unarySettled(req: UnaryRequest, settle: UnarySettle): Promise<UnaryResponse> {
+      return unary(req, settle);
     },
 
     stream<I extends DescMessage, O extends DescMessage>(req: StreamRequest<I>): Promise<StreamResponse<O>> {

@@ -16,6 +16,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
   type UnarySettle,
+  settleUnary as settleInto,
 } from "@petrel/core";
 import type { ByteChannel, Dialer } from "./channel.js";
 import { ConnectionBase, statusForGoAway, type ConnectionOptions } from "./connection-base.js";
@@ -530,35 +531,5 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
 
   protected onDeadline(s: ClientStream): void {
     this.cancel(s, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
-  }
-}
-
-/**
- * Resolves a unary call through its settle hook: `ok` for a response, `fail` for an RpcError;
- * whatever the hook returns (a value or a promise) becomes the call's result, a throw rejects it.
- * `ok` runs at once; `fail` runs in a microtask, because it may start a retry, and a failure can
- * arrive while the connection walks its streams (closing) — a new call must not start there.
- * @internal
- */
-export function settleInto(
-  settle: UnarySettle,
-  outcome: UnaryResponse | RpcError,
-  resolve: (v: UnaryResponse) => void,
-  reject: (e: unknown) => void,
-): void {
-  if (outcome instanceof RpcError) {
-    queueMicrotask(() => {
-      try {
-        resolve(settle.fail(outcome) as UnaryResponse);
-      } catch (e) {
-        reject(e);
-      }
-    });
-    return;
-  }
-  try {
-    resolve(settle.ok(outcome) as UnaryResponse);
-  } catch (e) {
-    reject(e);
   }
 }

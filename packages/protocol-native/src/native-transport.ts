@@ -9,10 +9,11 @@ import {
   type UnaryRequest,
   type UnaryResponse,
   type UnarySettle,
+  settleFailure,
 } from "@petrel/core";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { systemClock, type Dialer } from "./channel.js";
-import { ClientConnection, type ClientConnectionListener, settleInto } from "./client-connection.js";
+import { ClientConnection, type ClientConnectionListener } from "./client-connection.js";
 import type { ConnectionOptions } from "./connection-base.js";
 
 /** Options of a petrel/1 client transport. */
@@ -228,9 +229,4 @@ export function createNativeClientTransport(options: NativeTransportOptions): Co
       });
     },
   };
-}
-
-/** A call that failed before reaching a connection, through its settle hook. */
-function settleFailure(settle: UnarySettle, e: unknown): Promise<UnaryResponse> {
-  return new Promise((resolve, reject) => settleInto(settle, RpcError.from(e, Code.UNAVAILABLE), resolve, reject));
 }
