@@ -39,6 +39,7 @@
 // and callers use the reflective encoder, as they do where `new Function` throws (a CSP without
 // 'unsafe-eval').
 import { create, protoInt64, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { utf8Write } from "./proto-encode.js";
 import { MAPPER_STRUCT, MAPPER_WRAPPER, mapperOf, structToReflect } from "./proto-wkt.js";
 import {
   T_BOOL,
@@ -96,14 +97,14 @@ const BAIL = new Error("generated encoder: value needs the reflective encoder");
 /** Strings up to this many UTF-16 units are encoded by JS code, longer ones by encodeInto. */
 const STR_JS_MAX = 64;
 
-const deps = { S, BAIL, protoInt64, structToReflect, textEncoder, SLAB_SIZE, SLAB_MSG_MAX, SCRATCH_KEEP_MAX };
+const deps = { S, BAIL, protoInt64, structToReflect, textEncoder, utf8Write, SLAB_SIZE, SLAB_MSG_MAX, SCRATCH_KEEP_MAX };
 
 // Fixed helper source shared by every generated unit. Unit state: b (output buffer), dv (its
 // DataView), st (where the message starts in b). Marks of open length prefixes are kept relative
 // to st, because grow() may move the message to another buffer.
 const HELPERS = `
 "use strict";
-const { S, BAIL, protoInt64, structToReflect, textEncoder, SLAB_SIZE, SLAB_MSG_MAX, SCRATCH_KEEP_MAX } = D;
+const { S, BAIL, protoInt64, structToReflect, textEncoder, utf8Write, SLAB_SIZE, SLAB_MSG_MAX, SCRATCH_KEEP_MAX } = D;
 let b = S.slab, dv = S.view, st = 0;
 const hasOwn = Object.prototype.hasOwnProperty;
 function bail() { throw BAIL; }
@@ -229,38 +230,6 @@ function u64(v, p) { return u64n(v, typeof v === "bigint" ? Number(v) : Number.N
 function s64(v, p) { return s64n(v, typeof v === "bigint" ? Number(v) : Number.NaN, p); }
 function f64u(v, p) { return f64n(v, typeof v === "bigint" ? Number(v) : Number.NaN, p, true); }
 function f64s(v, p) { return f64n(v, typeof v === "bigint" ? Number(v) : Number.NaN, p, false); }
-// UTF-8 of s[i..n) at p (room for 3 bytes per unit ensured); lone surrogates as U+FFFD.
-function utf8(s, i, n, p) {
-  const a = b;
-  for (; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) {
-      a[p++] = c;
-    } else if (c < 0x800) {
-      a[p++] = 0xc0 | (c >> 6);
-      a[p++] = 0x80 | (c & 0x3f);
-    } else if (c < 0xd800 || c > 0xdfff) {
-      a[p++] = 0xe0 | (c >> 12);
-      a[p++] = 0x80 | ((c >> 6) & 0x3f);
-      a[p++] = 0x80 | (c & 0x3f);
-    } else {
-      if (c <= 0xdbff && i + 1 < n) {
-        const d = s.charCodeAt(i + 1);
-        if (d >= 0xdc00 && d <= 0xdfff) {
-          const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          a[p++] = 0xf0 | (cp >> 18);
-          a[p++] = 0x80 | ((cp >> 12) & 0x3f);
-          a[p++] = 0x80 | ((cp >> 6) & 0x3f);
-          a[p++] = 0x80 | (cp & 0x3f);
-          i++;
-          continue;
-        }
-      }
-      a[p++] = 0xef; a[p++] = 0xbf; a[p++] = 0xbd;
-    }
-  }
-  return p;
-}
 // Length-prefixed UTF-8 string (ensures its own room); t: a one-byte tag written first, or -1.
 // Up to STR_JS_MAX units: ASCII by a JS loop unrolled by four (~1 ns per char; a TextEncoder
 // call costs ~50 ns), kept small so the optimizing compiler inlines it into the message
@@ -291,7 +260,7 @@ function str(s, p, t) {
 // s[0..i) is written as ASCII from p0 + 1 to q: the rest as UTF-8, then the prefix at p0.
 function strTail(s, i, n, p0, q) {
   const a = b;
-  q = utf8(s, i, n, q);
+  q = utf8Write(b, q, s, i, n);
   const len = q - p0 - 1;
   if (len < 0x80) { a[p0] = len; return q; }
   // At most 3 * ${STR_JS_MAX} bytes: a two-byte prefix.

@@ -410,8 +410,11 @@ const textEncoder = new TextEncoder();
 /** Strings up to this many UTF-16 units are encoded by a JS loop, longer ones by encodeInto. */
 const STRING_JS_MAX = 64;
 
-/** UTF-8 encodes s[i..n) at p (room for 3 bytes per unit must exist); returns the end position. */
-function utf8Write(b: Uint8Array, p: number, s: string, i: number, n: number): number {
+/**
+ * UTF-8 encodes s[i..n) at p (room for 3 bytes per unit must exist); returns the end position.
+ * Lone surrogates become U+FFFD, like TextEncoder. Also used by the generated encoders. @internal
+ */
+export function utf8Write(b: Uint8Array, p: number, s: string, i: number, n: number): number {
   for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x80) {
