@@ -214,6 +214,23 @@ describe("JSON-RPC over HTTP: content codings", () => {
   });
 });
 
+describe("JSON-RPC client: a server that refuses compressed requests", () => {
+  it("415 to a gzip request: the call is resent uncompressed, and later calls are not compressed", async () => {
+    const router = createRouter().service(TestService, createTestServiceImpl({ cancelled: [], lastHeaders: {} }));
+    const off = await startWire(createJsonRpcHttpHandler(router, { compressions: createCompressionRegistry() }));
+    const transport = createJsonRpcTransport({ url: `http://127.0.0.1:${off.port}/jsonrpc`, compression: "gzip", compressMinBytes: 0 });
+    try {
+      const client = createClient(TestService, transport);
+      assert.equal((await client.echo({ text: "first" })).text, "first");
+      assert.equal((await client.echo({ text: "second" })).text, "second");
+      assert.deepEqual(off.wire.requests, ["gzip", undefined, undefined]);
+    } finally {
+      await transport.close();
+      await stop(off.server);
+    }
+  });
+});
+
 describe("JSON-RPC client: bad compressed responses", () => {
   let server: Server;
   let port: number;

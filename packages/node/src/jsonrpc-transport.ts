@@ -295,6 +295,9 @@ function httpExchange(options: JsonRpcTransportOptions, maxResponse: number): Ex
         res.on("error", () => settle(new RpcError(Code.UNAVAILABLE, "response aborted")));
         res.on("end", () => {
           const status = res.statusCode ?? 0;
+          // RFC 9110 §15.5.16: the server does not take this content coding (the request was not
+          // processed); send() retries the same body uncompressed.
+          if (status === 415 && coding !== undefined) return settle(codingRefused(coding));
           const raw = Buffer.concat(chunks);
           const ce = res.headers["content-encoding"];
           if (ce === undefined) return settleResponse(status, raw, ids, settle);
@@ -326,7 +329,13 @@ function httpExchange(options: JsonRpcTransportOptions, maxResponse: number): Ex
       if (requestCoding === undefined || Buffer.byteLength(body) < compressMin) return post(body, undefined, ids, deadline, signal, header);
       const coding = requestCoding;
       return coding.compress(Buffer.from(body)).then(
-        (zipped) => post(zipped, coding, ids, deadline, signal, header),
+        (zipped) =>
+          post(zipped, coding, ids, deadline, signal, header).catch((e: unknown) => {
+            if (!isCodingRefused(e)) throw e;
+            // The server refuses this coding: from now on requests go uncompressed.
+            if (requestCoding === coding) requestCoding = undefined;
+            return post(body, undefined, ids, deadline, signal, header);
+          }),
         (e: unknown) => Promise.reject(new RpcError(Code.INTERNAL, `cannot compress the request (${coding.name})`, { cause: e })),
       );
     },
@@ -334,6 +343,19 @@ function httpExchange(options: JsonRpcTransportOptions, maxResponse: number): Ex
       agent.destroy();
     },
   };
+}
+
+const CODING_REFUSED = Symbol("petrel.jsonrpc.codingRefused");
+
+/** The error of an HTTP 415 answer to a compressed request (send() retries uncompressed). */
+function codingRefused(coding: Compression): RpcError {
+  const e = new RpcError(Code.UNIMPLEMENTED, `the server does not accept ${coding.name}-compressed requests (HTTP 415)`);
+  (e as unknown as Record<symbol, boolean>)[CODING_REFUSED] = true;
+  return e;
+}
+
+function isCodingRefused(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as Record<symbol, unknown>)[CODING_REFUSED] === true;
 }
 
 /** Settles an HTTP exchange from the (decoded) response body. */
