@@ -216,7 +216,13 @@ describe("ZooKeeper discovery", { skip: available ? false : "ZooKeeper not insta
 
   // Last: it stops and restarts the server.
   it("ZooKeeper down -> the resolver keeps its list (onError); back up -> instances delivered again", async () => {
-    const reg = createZkRegistrar({ connect: zk.connect, sessionTimeoutMs: SESSION_MS, spinDelayMs: 200 });
+    const regErrors: string[] = [];
+    const reg = createZkRegistrar({
+      connect: zk.connect,
+      sessionTimeoutMs: SESSION_MS,
+      spinDelayMs: 200,
+      onError: (e) => regErrors.push(e.message),
+    });
     const w = watch(zk, "outage");
     try {
       await reg.register("outage", ep("p", 3001));
@@ -235,7 +241,13 @@ describe("ZooKeeper discovery", { skip: available ? false : "ZooKeeper not insta
       await zk.start();
       // If the registrant's session expired during the restart, ZooKeeper itself may briefly list
       // no instances (a true answer); what matters is that both come back.
-      await eventually(() => w.updates.length > updatesBefore && w.ids()?.join() === "p,q", DEADLINE_MS, "instances delivered again");
+      await eventually(() => w.updates.length > updatesBefore && w.ids()?.join() === "p,q", DEADLINE_MS, "instances delivered again").catch(
+        (e: Error) => {
+          // Say which side is stuck: the registrar (errors, znodes) or the resolver (its updates).
+          const last = `resolver: ${w.updates.length - updatesBefore} updates since, latest [${w.ids()?.join() ?? ""}], errors ${w.errors.length - errorsBefore}`;
+          throw new Error(`${e.message}; ${last}; registrar errors: ${regErrors.slice(-5).join(" | ") || "none"}`);
+        },
+      );
       const look = inspector(zk);
       try {
         assert.ok(await look.stat("/petrel/outage/providers/p"));

@@ -43,6 +43,10 @@ interface Entry {
   chain: Promise<void>;
 }
 
+/** First and longest wait before re-registering an instance whose write failed after a (re)connect. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5_000;
+
 /**
  * A {@link Registrar} on ZooKeeper: one session per registrar, one ephemeral znode per instance
  * holding its JSON endpoint, parents created as persistent nodes. After the session expires
@@ -60,7 +64,7 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
       // On every (re)connect make sure each znode exists and is ours: after expiry they are gone,
       // and a znode left by a previous process with the same instance id must be taken over.
       onConnected: () => {
-        for (const e of entries.values()) ensure(e).catch(opts.onError);
+        for (const e of entries.values()) reensure(e, RETRY_FIRST_MS);
       },
       onDisconnected: () => {},
       onExpired: () => opts.onError(new Error(`zk: session expired (${opts.connect}); registering again`)),
@@ -68,6 +72,28 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
   );
 
   const call = <T>(fn: Parameters<typeof session.call<T>>[0]) => session.call<T>(fn, opts.requestTimeoutMs);
+
+  // Re-registrations that failed and wait to be tried again (cleared by close()).
+  const retryTimers = new Set<ReturnType<typeof setTimeout>>();
+
+  /**
+   * Makes sure `e` exists after a (re)connect, trying again with backoff while it fails: right
+   * after a server restart or on a flapping link the first write can fail (no answer, connection
+   * lost), and without a retry the instance would stay unregistered until the next reconnect.
+   */
+  function reensure(e: Entry, delayMs: number): void {
+    ensure(e).catch((err: unknown) => {
+      opts.onError(err instanceof Error ? err : new Error(String(err)));
+      if (closed || entries.get(e.path) !== e) return;
+      const t = setTimeout(() => {
+        retryTimers.delete(t);
+        // Not connected: the next onConnected tries again.
+        if (!closed && session.connected && entries.get(e.path) === e) reensure(e, Math.min(delayMs * 2, RETRY_MAX_MS));
+      }, delayMs);
+      (t as { unref?: () => void }).unref?.();
+      retryTimers.add(t);
+    });
+  }
 
   function ensure(e: Entry): Promise<void> {
     const run = e.chain.then(() => write(e));
@@ -161,6 +187,8 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
       if (closed) return;
       closed = true;
       entries.clear();
+      for (const t of retryTimers) clearTimeout(t);
+      retryTimers.clear();
       // Closing the session deletes its ephemeral znodes on the server at once.
       await session.close();
     },
