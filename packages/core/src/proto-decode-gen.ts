@@ -21,6 +21,7 @@
 // reflective decoder of proto-decode.ts.
 import { create, protoInt64, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { scalarZeroValue } from "@bufbuild/protobuf/reflect";
+import { createCodegenCache } from "./proto-codegen-cache.js";
 import { int32VarintBytes } from "./proto-decode.js";
 import { MAPPER_NONE, MAPPER_STRUCT, MAPPER_WRAPPER, mapperOf, setOwn, structToLocal, structToReflect } from "./proto-wkt.js";
 import {
@@ -613,10 +614,10 @@ return function decode(bytes) {
   return { source, consts: g.consts };
 }
 
-/** Whether `new Function` works here (false under a CSP without 'unsafe-eval'). */
-let codegenAvailable: boolean | undefined;
-let codegenEnabled = true;
-let compiled = new WeakMap<DescMessage, GeneratedDecoder | null>();
+const cache = createCodegenCache<GeneratedDecoder>((schema) => {
+  const { source, consts } = generate(schema);
+  return new Function("D", "C", source)(deps, consts) as GeneratedDecoder;
+});
 
 /**
  * The generated decoder for `schema`, compiled at first use; undefined when code generation is
@@ -624,24 +625,7 @@ let compiled = new WeakMap<DescMessage, GeneratedDecoder | null>();
  * @internal
  */
 export function compileDecoder(schema: DescMessage): GeneratedDecoder | undefined {
-  if (!codegenEnabled) return undefined;
-  const have = compiled.get(schema);
-  if (have !== undefined) return have ?? undefined;
-  let fn: GeneratedDecoder | null = null;
-  if (codegenAvailable !== false) {
-    try {
-      const { source, consts } = generate(schema);
-      fn = new Function("D", "C", source)(deps, consts) as GeneratedDecoder;
-      codegenAvailable = true;
-    } catch (e) {
-      // EvalError: code generation from strings disallowed. Anything else is a generator bug or
-      // an unsupported schema: fall back for this schema only.
-      if (e instanceof EvalError) codegenAvailable = false;
-      fn = null;
-    }
-  }
-  compiled.set(schema, fn);
-  return fn ?? undefined;
+  return cache.get(schema);
 }
 
 /**
@@ -651,11 +635,7 @@ export function compileDecoder(schema: DescMessage): GeneratedDecoder | undefine
  * @internal
  */
 export function setDecoderCodegen(enabled: boolean): boolean {
-  const prev = codegenEnabled;
-  codegenEnabled = enabled;
-  codegenAvailable = undefined;
-  compiled = new WeakMap();
-  return prev;
+  return cache.setEnabled(enabled);
 }
 
 /** The generated source for `schema` (debugging and tests). @internal */

@@ -39,6 +39,7 @@
 // and callers use the reflective encoder, as they do where `new Function` throws (a CSP without
 // 'unsafe-eval').
 import { create, protoInt64, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { createCodegenCache } from "./proto-codegen-cache.js";
 import { utf8Write } from "./proto-encode.js";
 import { MAPPER_STRUCT, MAPPER_WRAPPER, mapperOf, structToReflect } from "./proto-wkt.js";
 import {
@@ -748,10 +749,7 @@ return function encode(m) {
 };`;
 }
 
-/** Whether `new Function` works here (false under a CSP without 'unsafe-eval'). */
-let codegenAvailable: boolean | undefined;
-let codegenEnabled = true;
-let compiled = new WeakMap<DescMessage, GeneratedEncoder | null>();
+const cache = createCodegenCache<GeneratedEncoder>((schema) => new Function("D", generate(schema))(deps) as GeneratedEncoder);
 
 /**
  * The generated encoder for `schema`, compiled at first use; undefined when code generation is
@@ -760,23 +758,7 @@ let compiled = new WeakMap<DescMessage, GeneratedEncoder | null>();
  * @internal
  */
 export function compileEncoder(schema: DescMessage): GeneratedEncoder | undefined {
-  if (!codegenEnabled) return undefined;
-  const have = compiled.get(schema);
-  if (have !== undefined) return have ?? undefined;
-  let fn: GeneratedEncoder | null = null;
-  if (codegenAvailable !== false) {
-    try {
-      fn = new Function("D", generate(schema))(deps) as GeneratedEncoder;
-      codegenAvailable = true;
-    } catch (e) {
-      // EvalError: code generation from strings disallowed. Anything else is an unsupported
-      // schema: fall back for this schema only.
-      if (e instanceof EvalError) codegenAvailable = false;
-      fn = null;
-    }
-  }
-  compiled.set(schema, fn);
-  return fn ?? undefined;
+  return cache.get(schema);
 }
 
 /**
@@ -785,11 +767,7 @@ export function compileEncoder(schema: DescMessage): GeneratedEncoder | undefine
  * @internal
  */
 export function setEncoderCodegen(enabled: boolean): boolean {
-  const prev = codegenEnabled;
-  codegenEnabled = enabled;
-  codegenAvailable = undefined;
-  compiled = new WeakMap();
-  return prev;
+  return cache.setEnabled(enabled);
 }
 
 /** The generated source for `schema` (debugging and tests). @internal */
