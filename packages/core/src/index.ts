@@ -31,6 +31,8 @@ export {
   type UnarySettle,
   type UnarySettledFn,
   settleFailure,
+  settleError,
+  settleOk,
   settleUnary,
   unarySettledOf,
 } from "./transport.js";

@@ -70,6 +70,7 @@ export interface Transport {
    * Interceptors directly above the transport reach it through {@link unarySettledOf}; with Node
    * 20's AsyncLocalStorage active, every promise costs a hook call, and this one was most of what
    * retry + breaker + limiter added to a call (bench/src/micro/resilience-overhead.ts).
+   * Like `unary`, it must not change `req.header` (a retry above re-sends the header it saw).
    */
   unarySettled?(req: UnaryRequest, settle: UnarySettle): Promise<UnaryResponse>;
 }
@@ -100,7 +101,7 @@ export function transportUnaryFn(transport: Transport): AnyFn {
   const fn: AnyFn = (req) => transport.unary(req as UnaryRequest);
   const settled = transport.unarySettled;
   if (settled !== undefined) {
-    (fn as unknown as Record<symbol, UnarySettledFn>)[UNARY_SETTLED] = (req, settle) => settled.call(transport, req, settle);
+    (fn as unknown as Record<symbol, UnarySettledFn>)[UNARY_SETTLED] = settled.bind(transport);
   }
   return fn;
 }
@@ -140,21 +141,28 @@ export function settleUnary(
   resolve: (v: UnaryResponse) => void,
   reject: (e: unknown) => void,
 ): void {
-  if (outcome instanceof RpcErrorClass) {
-    queueMicrotask(() => {
-      try {
-        resolve(settle.fail(outcome) as UnaryResponse);
-      } catch (e) {
-        reject(e);
-      }
-    });
-    return;
-  }
+  if (outcome instanceof RpcErrorClass) settleError(settle, outcome, resolve, reject);
+  else settleOk(settle, outcome, resolve, reject);
+}
+
+/** {@link settleUnary} for a response (no type test: `instanceof RpcError` is a brand lookup). @internal */
+export function settleOk(settle: UnarySettle, res: UnaryResponse, resolve: (v: UnaryResponse) => void, reject: (e: unknown) => void): void {
   try {
-    resolve(settle.ok(outcome) as UnaryResponse);
+    resolve(settle.ok(res) as UnaryResponse);
   } catch (e) {
     reject(e);
   }
+}
+
+/** {@link settleUnary} for an error: `fail` runs in a microtask (see there). @internal */
+export function settleError(settle: UnarySettle, err: RpcError, resolve: (v: UnaryResponse) => void, reject: (e: unknown) => void): void {
+  queueMicrotask(() => {
+    try {
+      resolve(settle.fail(err) as UnaryResponse);
+    } catch (e) {
+      reject(e);
+    }
+  });
 }
 
 /** A unary call that failed before it started, through its settle hook. @internal */

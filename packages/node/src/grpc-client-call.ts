@@ -19,7 +19,8 @@ import {
   type UnaryResponse,
   markReceivedCompressed,
   messageCompressionHint,
-  settleUnary,
+  settleError,
+  settleOk,
   type UnarySettle,
 } from "@petrel/core";
 import {
@@ -533,12 +534,12 @@ export class GrpcClientCall implements InflaterHooks {
       message: this.message as MessageShape<DescMessage>,
     };
     if (this.unarySettle === undefined) this.resolve?.(res);
-    else settleUnary(this.unarySettle, res, this.resolve as (r: UnaryResponse) => void, this.reject as (e: unknown) => void);
+    else settleOk(this.unarySettle, res, this.resolve as (r: UnaryResponse) => void, this.reject as (e: unknown) => void);
   }
 
   /** Fails a unary call, through its settle hook when it has one. */
   private failUnary(err: RpcError): void {
     if (this.unarySettle === undefined) this.reject?.(err);
-    else settleUnary(this.unarySettle, err, this.resolve as (r: UnaryResponse) => void, this.reject as (e: unknown) => void);
+    else settleError(this.unarySettle, err, this.resolve as (r: UnaryResponse) => void, this.reject as (e: unknown) => void);
   }
 }

@@ -171,4 +171,52 @@ for (const proto of protocols)
         await transport.close();
       }
     });
+
+    it("a retry after a failed settled first attempt re-sends the caller's header unchanged", async () => {
+      // The fused interceptor snapshots the header only after the first attempt failed: the
+      // transport must have left it as the caller sent it (Transport.unarySettled's contract).
+      const seen: string[] = [];
+      const impl = createTestServiceImpl();
+      const own = proto.serve(
+        createRouter().service(TestService, {
+          ...impl,
+          echo(req, ctx) {
+            seen.push(`${ctx.requestHeader.get("x-tag")}|${ctx.requestHeader.get("x-tag-bin") instanceof Uint8Array}`);
+            if (seen.length === 1) throw new RpcError(Code.UNAVAILABLE, "first attempt fails");
+            return { text: req.text };
+          },
+        }),
+      );
+      const { port: ownPort } = await own.listen({ port: 0, host: "127.0.0.1" });
+      const transport = proto.dial(ownPort);
+      const interceptors = createResilienceInterceptors(
+        {
+          methodConfig: [
+            {
+              name: [{ service: "petrel.testing.v1.TestService" }],
+              retryPolicy: {
+                maxAttempts: 2,
+                initialBackoff: "0.01s",
+                maxBackoff: "0.01s",
+                backoffMultiplier: 1,
+                retryableStatusCodes: ["UNAVAILABLE"],
+              },
+              circuitBreaker: { minimumNumberOfCalls: 100 },
+            },
+          ],
+        },
+        { deadline: false },
+      );
+      try {
+        const client = createClient(TestService, transport, { interceptors });
+        const headers = new Metadata();
+        headers.set("x-tag", "t1");
+        headers.set("x-tag-bin", new Uint8Array([1, 2]));
+        assert.equal((await client.echo({ text: "two" }, { headers })).text, "two");
+        assert.deepEqual(seen, ["t1|true", "t1|true"]);
+      } finally {
+        await transport.close();
+        await own.close({ graceMs: 1000 });
+      }
+    });
   });

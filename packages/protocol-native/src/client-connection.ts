@@ -16,7 +16,8 @@ import {
   type UnaryRequest,
   type UnaryResponse,
   type UnarySettle,
-  settleUnary as settleInto,
+  settleError,
+  settleOk,
 } from "@petrel/core";
 import type { ByteChannel, Dialer } from "./channel.js";
 import { ConnectionBase, statusForGoAway, type ConnectionOptions } from "./connection-base.js";
@@ -280,7 +281,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
       } catch (e) {
         const err = RpcError.from(e, Code.INTERNAL);
         if (s !== undefined) this.cancel(s, err);
-        else if (settle !== undefined) settleInto(settle, err, resolve, reject);
+        else if (settle !== undefined) settleError(settle, err, resolve, reject);
         else reject(err);
       }
     });
@@ -498,7 +499,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
         message: s.response as MessageShape<DescMessage>,
       };
       if (s.settle === undefined) s.resolve(res);
-      else settleInto(s.settle, res, s.resolve, s.reject);
+      else settleOk(s.settle, res, s.resolve, s.reject);
       return;
     }
     (s.trailer as Metadata).merge(trailer);
@@ -513,7 +514,7 @@ export class ClientConnection extends ConnectionBase<ClientStream> {
     if (!s.settled) {
       s.settled = true;
       if (s.settle === undefined) s.reject(error);
-      else settleInto(s.settle, error, s.resolve, s.reject);
+      else settleError(s.settle, error, s.resolve, s.reject);
     } else s.queue?.fail(error);
   }
 

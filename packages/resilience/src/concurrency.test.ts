@@ -23,6 +23,26 @@ describe("bulkhead", () => {
     assert.equal(b.admit(), undefined);
   });
 
+  it("enter/leave take and give back slots without permits; leave hands a slot to the first waiter", async () => {
+    const events: BulkheadEvent[] = [];
+    const b = createBulkhead({ maxConcurrent: 2, maxQueue: 1, onEvent: (e) => events.push(e) });
+    assert.equal(b.enter(), true);
+    assert.equal(b.enter(), true);
+    assert.equal(b.enter(), false, "full");
+    assert.deepEqual(events, [{ type: "rejected", reason: "full" }]);
+    assert.equal(b.inFlight, 2);
+    const waiter = b.acquire();
+    assert.equal(b.queued, 1);
+    b.leave();
+    const permit = await waiter;
+    assert.equal(b.inFlight, 2, "the slot went to the waiter");
+    assert.equal(b.enter(), false, "a caller arriving now cannot jump the queue");
+    b.leave();
+    permit.release();
+    assert.equal(b.inFlight, 0);
+    assert.equal(b.enter(), true);
+  });
+
   it("queues FIFO up to maxQueue, hands slots over, times out waiters", async () => {
     const clock = new FakeClock();
     const events: BulkheadEvent[] = [];

@@ -59,6 +59,13 @@ export interface Bulkhead extends ConcurrencyLimiter {
   acquire(signal?: AbortSignal): Promise<Permit>;
   /** Calls waiting in the queue. */
   readonly queued: number;
+  /**
+   * `admit()` without a permit object, for callers that release exactly once by construction
+   * (the fused retry interceptor): `true` took a slot, give it back with {@link Bulkhead.leave}.
+   */
+  enter(): boolean;
+  /** Gives back a slot taken by {@link Bulkhead.enter}; exactly once per slot. */
+  leave(): void;
 }
 
 interface Waiter {
@@ -96,17 +103,20 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
     release(): void {
       if (this.released) return;
       this.released = true;
-      // Hand the slot straight to the first waiter: it never drops to `max - 1`, so a caller
-      // arriving now cannot jump the queue.
-      const w = queue.shift();
-      if (w === undefined) {
-        inFlight--;
-        return;
-      }
-      settleWaiter(w);
-      w.resolve(new BulkheadPermit());
+      leave();
     }
   }
+  const leave = (): void => {
+    // Hand the slot straight to the first waiter: it never drops to `max - 1`, so a caller
+    // arriving now cannot jump the queue.
+    if (queue.length === 0) {
+      inFlight--;
+      return;
+    }
+    const w = queue.shift() as Waiter;
+    settleWaiter(w);
+    w.resolve(new BulkheadPermit());
+  };
   const permit = (): Permit => new BulkheadPermit();
   const settleWaiter = (w: Waiter): void => {
     clock.clearTimeout(w.timer);
@@ -137,6 +147,15 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
       inFlight++;
       return permit();
     },
+    enter() {
+      if (inFlight >= max) {
+        onEvent?.({ type: "rejected", reason: "full" });
+        return false;
+      }
+      inFlight++;
+      return true;
+    },
+    leave,
     acquire(signal) {
       if (signal?.aborted) return Promise.reject(RpcError.from(signal.reason, Code.CANCELLED));
       if (inFlight < max) {

@@ -57,6 +57,7 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
   const f = fillRetryOptions(options.retry);
   const { limiter, breakers } = options;
   const queueing = limiter !== undefined && "acquire" in limiter && "queued" in limiter;
+  const bulkhead = queueing && "enter" in limiter ? (limiter as Bulkhead) : undefined;
   const clock = breakers?.clock;
   const parts: Interceptor[] = [];
   if (limiter !== undefined) parts.push(createConcurrencyLimitClientInterceptor(limiter));
@@ -75,6 +76,8 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
     let breakerOfPath: CircuitBreaker | undefined;
 
     const settled = unarySettledOf(next);
+    // A bulkhead's slot needs no permit object: every path below releases it exactly once.
+    const slot: Permit | undefined = bulkhead === undefined ? undefined : { release: () => bulkhead.leave() };
     const outcome: Outcome = {
       ok(res, permit, breaker, start) {
         if (breaker !== undefined) breaker.onResult(true, (clock as { now(): number }).now() - start);
@@ -89,7 +92,7 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
     };
 
     /** The retry loop after a failed first attempt; the permit is released when it ends. */
-    const retry = (req: AnyRequest, snap: ReturnType<typeof headerSnapshot>, permit: Permit | undefined, e: unknown) => {
+    const retry = (req: AnyRequest, snap: Snapshot, permit: Permit | undefined, e: unknown) => {
       const p = retryAfterFirst(f, attempt, req, snap, e);
       if (permit === undefined) return p;
       return p.then(
@@ -110,10 +113,10 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
       if (limiter !== undefined) {
         // A queueing bulkhead with no free slot (or a cancelled call) goes through acquire().
         if (queueing && (limiter.inFlight >= limiter.limit || req.signal?.aborted)) return composed(req);
-        permit = limiter.admit();
+        if (bulkhead !== undefined) permit = bulkhead.enter() ? slot : undefined;
+        else permit = limiter.admit();
         if (permit === undefined) return Promise.reject(overloadError("client concurrency limit reached", limiter.pushbackMs));
       }
-      const snap = headerSnapshot(req);
       let breaker: CircuitBreaker | undefined;
       if (breakers !== undefined) {
         if (req.path !== breakerPath || breakerOfPath === undefined) {
@@ -121,12 +124,14 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
           breakerPath = req.path;
         }
         breaker = breakerOfPath;
-        if (!breaker.tryAcquire()) return retry(req, snap, permit, new RpcError(Code.UNAVAILABLE, "circuit open"));
+        if (!breaker.tryAcquire()) return retry(req, headerSnapshot(req), permit, new RpcError(Code.UNAVAILABLE, "circuit open"));
       }
       const start = clock === undefined ? 0 : clock.now();
       // Directly above a transport with a settle hook: the outcome goes through one object, and
       // the transport's promise is the call's (no promise of our own, see Transport.unarySettled).
-      if (settled !== undefined) return settled(req as UnaryRequest, new FirstAttempt(outcome, req, snap, permit, breaker, start));
+      // The transport leaves req.header as it is, so a retry snapshots it only after a failure.
+      if (settled !== undefined) return settled(req as UnaryRequest, new FirstAttempt(outcome, req, permit, breaker, start));
+      const snap = headerSnapshot(req);
       let p: Promise<AnyResponse>;
       try {
         p = next(req);
@@ -162,7 +167,6 @@ class FirstAttempt implements UnarySettle {
   constructor(
     private readonly outcome: Outcome,
     private readonly req: AnyRequest,
-    private readonly snap: Snapshot,
     private readonly permit: Permit | undefined,
     private readonly breaker: CircuitBreaker | undefined,
     private readonly start: number,
@@ -171,6 +175,7 @@ class FirstAttempt implements UnarySettle {
     return this.outcome.ok(res, this.permit, this.breaker, this.start);
   }
   fail(err: RpcError): Promise<UnaryResponse> {
-    return this.outcome.fail(err, this.req, this.snap, this.permit, this.breaker, this.start) as Promise<UnaryResponse>;
+    const req = this.req;
+    return this.outcome.fail(err, req, headerSnapshot(req), this.permit, this.breaker, this.start) as Promise<UnaryResponse>;
   }
 }
