@@ -22,6 +22,48 @@ function calls(b: CircuitBreaker, n: number, ok: boolean, ms = 1): void {
 }
 
 describe("circuit breaker, count window", () => {
+  it("opens at exactly the call a from-scratch recount says it should (random outcomes, seeded)", () => {
+    // The breaker keeps running totals and skips the rate check after a fast success past the
+    // minimum; a naive recount over the last windowSize outcomes must agree on every call.
+    let seed = 12345;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    for (let run = 0; run < 300; run++) {
+      const windowSize = 1 + Math.floor(rnd() * 12);
+      const minimumNumberOfCalls = 1 + Math.floor(rnd() * 14);
+      const failureRateThreshold = 10 + Math.floor(rnd() * 90);
+      const slowCallRateThreshold = 10 + Math.floor(rnd() * 91);
+      const pFail = rnd() * 0.6;
+      const pSlow = rnd() * 0.6;
+      const { b } = make({
+        windowSize,
+        minimumNumberOfCalls,
+        failureRateThreshold,
+        slowCallRateThreshold,
+        slowCallDurationThresholdMs: 100,
+      });
+      const history: { fail: boolean; slow: boolean }[] = [];
+      for (let i = 0; i < 60; i++) {
+        const fail = rnd() < pFail;
+        const slow = rnd() < pSlow;
+        assert.equal(b.tryAcquire(), true);
+        b.onResult(!fail, slow ? 150 : 5);
+        history.push({ fail, slow });
+        const last = history.slice(-windowSize);
+        const fr = (last.filter((h) => h.fail).length * 100) / last.length;
+        const sr = (last.filter((h) => h.slow).length * 100) / last.length;
+        // resilience4j: a count window's minimum is at most its size.
+        const shouldOpen =
+          last.length >= Math.min(minimumNumberOfCalls, windowSize) && (fr >= failureRateThreshold || sr >= slowCallRateThreshold);
+        const cfg = JSON.stringify({ run, windowSize, minimumNumberOfCalls, failureRateThreshold, slowCallRateThreshold, i });
+        assert.equal(b.state, shouldOpen ? "open" : "closed", cfg);
+        if (shouldOpen) break;
+      }
+    }
+  });
+
   it("stays closed below minimumNumberOfCalls, opens at the failure-rate threshold", () => {
     const { b, changes } = make({ windowSize: 10, minimumNumberOfCalls: 4, failureRateThreshold: 50 });
     calls(b, 3, false);

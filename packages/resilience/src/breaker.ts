@@ -202,7 +202,11 @@ export class CircuitBreaker {
     let fails: number;
     let slows: number;
     if (this.ring !== undefined) {
+      const before = this.ringLen;
       this.recordRing(!ok, slow);
+      // A fast success cannot raise either rate; if the window already held the minimum, it was
+      // checked at the previous call (and was below both thresholds): nothing to decide.
+      if (ok && !slow && before >= this.config.minimumNumberOfCalls) return;
       calls = this.ringLen;
       fails = this.ringFail;
       slows = this.ringSlow;

@@ -60,8 +60,10 @@ export interface Bulkhead extends ConcurrencyLimiter {
   /** Calls waiting in the queue. */
   readonly queued: number;
   /**
-   * `admit()` without a permit object, for callers that release exactly once by construction
-   * (the fused retry interceptor): `true` took a slot, give it back with {@link Bulkhead.leave}.
+   * Takes a free slot without a permit object, for callers that release exactly once by
+   * construction (the fused retry interceptor): `true` took one, give it back with
+   * {@link Bulkhead.leave}; `false` (all busy) fires no event: the caller goes on to `acquire()`
+   * or `admit()`, which queue or reject.
    */
   enter(): boolean;
   /** Gives back a slot taken by {@link Bulkhead.enter}; exactly once per slot. */
@@ -148,10 +150,7 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
       return permit();
     },
     enter() {
-      if (inFlight >= max) {
-        onEvent?.({ type: "rejected", reason: "full" });
-        return false;
-      }
+      if (inFlight >= max) return false;
       inFlight++;
       return true;
     },

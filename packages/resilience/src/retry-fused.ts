@@ -110,11 +110,13 @@ export function createFusedRetryInterceptor(options: FusedRetryOptions): Interce
     return (req: AnyRequest): Promise<AnyResponse> => {
       if (req.stream) return composed(req);
       let permit: Permit | undefined;
-      if (limiter !== undefined) {
-        // A queueing bulkhead with no free slot (or a cancelled call) goes through acquire().
+      if (bulkhead !== undefined) {
+        // No free slot (or a cancelled call): the composed chain queues or rejects (acquire()).
+        if (req.signal?.aborted || !bulkhead.enter()) return composed(req);
+        permit = slot;
+      } else if (limiter !== undefined) {
         if (queueing && (limiter.inFlight >= limiter.limit || req.signal?.aborted)) return composed(req);
-        if (bulkhead !== undefined) permit = bulkhead.enter() ? slot : undefined;
-        else permit = limiter.admit();
+        permit = limiter.admit();
         if (permit === undefined) return Promise.reject(overloadError("client concurrency limit reached", limiter.pushbackMs));
       }
       let breaker: CircuitBreaker | undefined;

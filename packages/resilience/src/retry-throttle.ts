@@ -62,6 +62,7 @@ export class RetryThrottle {
 
   /** Records a successful attempt. */
   onSuccess(): void {
+    if (this.milli === this.maxMilli) return; // full: the common case, nothing changes
     this.milli = Math.min(this.maxMilli, this.milli + this.ratioMilli);
     this.update();
   }
