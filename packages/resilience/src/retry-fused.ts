@@ -6,18 +6,19 @@
  *
  * Behaviour is exactly that of the composed chain
  * `[createConcurrencyLimitClientInterceptor(limiter), createRetryInterceptor(…), createCircuitBreakerInterceptor(registry)]`
- * (the composed chain still serves streaming calls and calls that must queue for a bulkhead slot);
- * only the cost differs. The happy path of a unary call is synchronous up to one `next(req)`:
- * limiter `admit()`, breaker `tryAcquire()`, the first attempt sent as the caller's own request
+ * (the composed chain still serves streaming calls and calls that find the bulkhead full, which
+ * queue or are rejected there); only the cost differs. The happy path of a unary call is
+ * synchronous up to one `next(req)`: a bulkhead slot by `enter()` (a counter; other limiters
+ * `admit()` a permit), breaker `tryAcquire()`, the first attempt sent as the caller's own request
  * (see `retryUnary` in retry.ts), then one continuation records the outcome on the breaker, the
- * retry throttle and the permit. Directly above a transport with `unarySettled` (petrel/1), that
- * continuation is the transport's settle hook, so the call has no promise of its own either (with
- * AsyncLocalStorage on, every promise costs a hook call). Call durations for the breaker come from
- * its clock, by default `turnClock` (one clock read per event-loop turn). Each async interceptor
- * layer it replaces costs a promise, an
- * `await` and a few hundred ns per call (bench/src/micro/resilience-overhead.ts). Only a failed or
- * rejected first attempt enters the async retry loop, whose attempts go through the breaker
- * interceptor.
+ * retry throttle and the slot. Directly above a transport with `unarySettled` (petrel/1, gRPC),
+ * that continuation is the transport's settle hook, so the call has no promise of its own either
+ * (with AsyncLocalStorage on, every promise costs a hook call), and the header is snapshotted for
+ * a retry only after the first attempt failed (the transport leaves it alone). Call durations for
+ * the breaker come from its clock, by default `turnClock` (one clock read per event-loop turn).
+ * Each async interceptor layer it replaces costs a promise, an `await` and a few hundred ns per
+ * call (bench/src/micro/resilience-overhead.ts). Only a failed or rejected first attempt enters
+ * the async retry loop, whose attempts go through the breaker interceptor.
  */
 import {
   type AnyFn,
