@@ -11,7 +11,10 @@ import { fileURLToPath } from "node:url";
 /** The repository root. */
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** proto root -> output dir of generated TypeScript, both relative to the repo root. */
+/**
+ * proto root -> output dir of generated TypeScript, both relative to the repo root; optionally
+ * the only paths (under the root) to generate and import rewrites for protoc-gen-es.
+ */
 export const targets = [
   ["packages/testing/proto", "packages/testing/src/gen"],
   ["examples/inventory/proto", "examples/inventory/src/gen"],
@@ -20,7 +23,9 @@ export const targets = [
   ["packages/health/proto", "packages/health/src/gen"],
   ["packages/reflection/proto", "packages/reflection/src/gen"],
   ["packages/gateway/proto", "packages/gateway/src/gen"],
-  ["examples/arith/proto", "examples/arith/src/gen"],
+  // The example imports google/api annotations from @petrel/gateway instead of generating its
+  // own copy (one descriptor of google.api.http per process; what an application would do).
+  ["examples/arith/proto", "examples/arith/src/gen", { paths: ["arith"], rewrite: ["./google/api/*_pb.js:@petrel/gateway/gen"] }],
   ["packages/discovery/proto", "packages/discovery/src/gen"],
 ];
 
@@ -32,16 +37,15 @@ export function generate(outRoot = root) {
   const buf = join(root, "node_modules/.bin/buf");
   const plugin = join(root, "node_modules/.bin/protoc-gen-es");
   const written = [];
-  for (const [protoDir, outDir] of targets) {
+  for (const [protoDir, outDir, only = {}] of targets) {
     if (!existsSync(join(root, protoDir))) continue;
     const out = join(outRoot, outDir);
     rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
-    const template = {
-      version: "v2",
-      plugins: [{ local: plugin, out, opt: ["target=ts", "import_extension=js"] }],
-    };
-    execFileSync(buf, ["generate", join(root, protoDir), "--template", JSON.stringify(template)], {
+    const opt = ["target=ts", "import_extension=js", ...(only.rewrite ?? []).map((r) => `rewrite_imports=${r}`)];
+    const template = { version: "v2", plugins: [{ local: plugin, out, opt }] };
+    const paths = (only.paths ?? []).flatMap((p) => ["--path", join(root, protoDir, p)]);
+    execFileSync(buf, ["generate", join(root, protoDir), ...paths, "--template", JSON.stringify(template)], {
       cwd: root,
       stdio: "inherit",
     });
