@@ -36,6 +36,25 @@ const protocols = [
   },
 ];
 
+/** Retries UNAVAILABLE up to `maxAttempts`, with a per-method breaker that never opens here. */
+function retryConfig(maxAttempts: number) {
+  return {
+    methodConfig: [
+      {
+        name: [{ service: "petrel.testing.v1.TestService" }],
+        retryPolicy: {
+          maxAttempts,
+          initialBackoff: "0.01s",
+          maxBackoff: "0.01s",
+          backoffMultiplier: 1,
+          retryableStatusCodes: ["UNAVAILABLE"],
+        },
+        circuitBreaker: { minimumNumberOfCalls: 100 },
+      },
+    ],
+  };
+}
+
 /** An interceptor that runs every unary call through `settle` (and records that it could). */
 function settling(settle: UnarySettle, used: boolean[]): Interceptor {
   return (next: AnyFn) => {
@@ -141,24 +160,7 @@ for (const proto of protocols)
         },
       });
       const events: string[] = [];
-      const interceptors = createResilienceInterceptors(
-        {
-          methodConfig: [
-            {
-              name: [{ service: "petrel.testing.v1.TestService" }],
-              retryPolicy: {
-                maxAttempts: 3,
-                initialBackoff: "0.01s",
-                maxBackoff: "0.01s",
-                backoffMultiplier: 1,
-                retryableStatusCodes: ["UNAVAILABLE"],
-              },
-              circuitBreaker: { minimumNumberOfCalls: 100 },
-            },
-          ],
-        },
-        { deadline: false, onEvent: (e) => events.push(e.type) },
-      );
+      const interceptors = createResilienceInterceptors(retryConfig(3), { deadline: false, onEvent: (e) => events.push(e.type) });
       try {
         const client = createClient(TestService, counted, { interceptors });
         assert.equal((await client.echo({ text: "one" })).text, "one");
@@ -189,24 +191,7 @@ for (const proto of protocols)
       );
       const { port: ownPort } = await own.listen({ port: 0, host: "127.0.0.1" });
       const transport = proto.dial(ownPort);
-      const interceptors = createResilienceInterceptors(
-        {
-          methodConfig: [
-            {
-              name: [{ service: "petrel.testing.v1.TestService" }],
-              retryPolicy: {
-                maxAttempts: 2,
-                initialBackoff: "0.01s",
-                maxBackoff: "0.01s",
-                backoffMultiplier: 1,
-                retryableStatusCodes: ["UNAVAILABLE"],
-              },
-              circuitBreaker: { minimumNumberOfCalls: 100 },
-            },
-          ],
-        },
-        { deadline: false },
-      );
+      const interceptors = createResilienceInterceptors(retryConfig(2), { deadline: false });
       try {
         const client = createClient(TestService, transport, { interceptors });
         const headers = new Metadata();
