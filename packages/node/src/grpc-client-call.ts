@@ -1,16 +1,15 @@
 // One outbound gRPC call on node:http2: request headers and frames out, response headers,
 // messages and trailers in, settled exactly once. createGrpcTransport (grpc-transport.ts) owns
-// the sessions, keepalive and TLS, and opens one GrpcClientCall per call.
+// the sessions, keepalive, TLS and request headers, and opens one GrpcClientCall per call; what
+// the response's headers say is read by grpc-response-headers.ts.
 import * as http2 from "node:http2";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import {
   COMMITTED,
   markRpcError,
-  UNPROCESSED,
   AsyncQueue,
   Code,
   Metadata,
-  type MetadataValue,
   RpcError,
   type Codec,
   type StreamRequest,
@@ -24,30 +23,22 @@ import {
   type UnarySettle,
 } from "@petrel/core";
 import {
-  IDENTITY_ENCODING,
   MessageDeframer,
-  codeFromHttpStatus,
   GRPC_FRAME_HEADER_SIZE,
   headersToMetadata,
-  parseGrpcContentType,
   readGrpcStatus,
   type Compression,
   type CompressionRegistry,
-  frameMessage,
 } from "@petrel/protocol-grpc";
 import { shouldCompress } from "./grpc-compression.js";
+import { frame } from "./grpc-frame.js";
 import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
-
-/**
- * Petrel's per-call compression switch on the client: a request header `x-petrel-compress`
- * (`gzip`, `deflate`, `br` or `identity`) overrides the transport's `compression` for that call. It is
- * removed before the request is sent.
- */
-export const COMPRESS_HEADER = "x-petrel-compress";
+import { isGrpcContentType, notGrpcResponseError, responseCompression, streamResetError } from "./grpc-response-headers.js";
 
 /** Response messages queued for a slow reader before we stop reading (HTTP/2 flow control then pushes back). */
 export const OUTPUT_HIGH_WATER = 16;
 
+/** Compresses one request message; a failing compressor is INTERNAL. */
 export async function compressRequest(c: Compression, bytes: Uint8Array): Promise<Uint8Array> {
   try {
     return await c.compress(bytes);
@@ -56,64 +47,9 @@ export async function compressRequest(c: Compression, bytes: Uint8Array): Promis
   }
 }
 
-/** Maps an RST_STREAM code the peer sent to a call status (gRPC's PROTOCOL-HTTP2 table). */
-function codeFromRst(rst: number): Code {
-  switch (rst) {
-    case http2.constants.NGHTTP2_REFUSED_STREAM:
-      return Code.UNAVAILABLE;
-    case http2.constants.NGHTTP2_CANCEL:
-      return Code.CANCELLED;
-    case http2.constants.NGHTTP2_ENHANCE_YOUR_CALM:
-      return Code.RESOURCE_EXHAUSTED;
-    case http2.constants.NGHTTP2_INADEQUATE_SECURITY:
-      return Code.PERMISSION_DENIED;
-    default:
-      return Code.INTERNAL;
-  }
-}
-
-/** The request headers of the last call and what they were built from. */
-export interface LastHeaders {
-  base: Record<string, string>;
-  timeout: string | undefined;
-  compression: Compression | undefined;
-  flat: Array<string | MetadataValue>;
-  headers: Record<string, string | string[]>;
-}
-
-/**
- * Whether two flat metadata arrays hold the same keys and string values. A binary value never
- * matches: its bytes may have changed since the last call.
- */
-export function sameFlat(a: Array<string | MetadataValue>, b: Array<string | MetadataValue>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i];
-    if (v !== b[i] || typeof v !== "string") return false;
-  }
-  return true;
-}
-
 /** Calls in flight on one session. */
 export interface CallCount {
   n: number;
-}
-
-/** The `x-petrel-compress` value of request metadata, if any (a scan, no allocation). */
-export function compressOverride(md: Metadata): string | undefined {
-  const f = md.flat;
-  for (let i = 0; i < f.length; i += 2) {
-    if (f[i] === COMPRESS_HEADER) {
-      const v = f[i + 1];
-      return typeof v === "string" ? v : undefined;
-    }
-  }
-  return undefined;
-}
-
-/** One message framed into a pooled Buffer (`Buffer.allocUnsafe`): no zero-fill on the hot path. */
-export function frame(bytes: Uint8Array, compressed: boolean): Buffer {
-  return frameMessage(bytes, compressed, Buffer.allocUnsafe);
 }
 
 /** The call an http2 stream belongs to (a property on the stream, so listeners need no closure). */
@@ -224,26 +160,15 @@ export class GrpcClientCall implements InflaterHooks {
 
   onResponse(h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {
     this.httpStatus = h[":status"];
-    const ct = h["content-type"];
-    this.grpcResponse = ct === "application/grpc" || ct === "application/grpc+proto" || parseGrpcContentType(ct) !== undefined;
+    this.grpcResponse = isGrpcContentType(h["content-type"]);
     if (this.httpStatus === 200 && this.grpcResponse && h["grpc-status"] !== undefined) {
       // Trailers-Only: the status came in the headers, nothing follows.
       this.trailersOnly = h as Record<string, string | string[] | undefined>;
       return;
     }
     if (this.httpStatus !== 200 || !this.grpcResponse) return;
-    const enc = h["grpc-encoding"];
-    if (enc !== undefined) {
-      const encoding = String(enc).toLowerCase();
-      if (encoding !== IDENTITY_ENCODING) {
-        this.resCompression = this.compressions.get(encoding);
-        if (this.resCompression === undefined) {
-          this.cancel(new RpcError(Code.INTERNAL, `grpc: the server used grpc-encoding "${encoding}", which this client does not support`));
-          return;
-        }
-      }
-    }
     try {
+      this.resCompression = responseCompression(h, this.compressions);
       this.header = headersToMetadata(h as Record<string, string | string[] | undefined>);
     } catch (e) {
       this.cancel(RpcError.from(e, Code.INTERNAL));
@@ -449,10 +374,8 @@ export class GrpcClientCall implements InflaterHooks {
     const status = this.trailersOnly ?? this.trailers;
     if (this.httpStatus === undefined) {
       err = this.localError ?? this.resetError() ?? new RpcError(Code.UNAVAILABLE, "grpc: connection closed before a response");
-    } else if (this.httpStatus !== 200) {
-      err = new RpcError(codeFromHttpStatus(this.httpStatus), `grpc: unexpected HTTP status ${this.httpStatus} from the server`);
-    } else if (!this.grpcResponse) {
-      err = new RpcError(Code.UNKNOWN, "grpc: the server's response is not gRPC (content-type)");
+    } else if (this.httpStatus !== 200 || !this.grpcResponse) {
+      err = notGrpcResponseError(this.httpStatus);
     } else if (status === undefined || status["grpc-status"] === undefined) {
       err = this.localError ?? this.resetError() ?? new RpcError(Code.INTERNAL, "grpc: response ended without grpc-status");
     } else {
@@ -477,25 +400,9 @@ export class GrpcClientCall implements InflaterHooks {
     }
   }
 
-  /**
-   * The error for a stream that ended in RST_STREAM. node:http2 also marks streams it closes
-   * because the connection died (TLS alert, keepalive timeout, socket loss) with CANCEL: that is
-   * UNAVAILABLE, not a cancellation by the server.
-   */
+  /** The error for a stream that ended in RST_STREAM, if it did. */
   private resetError(): RpcError | undefined {
-    const rst = this.stream.rstCode;
-    if (rst === undefined || rst === 0) return undefined;
-    if (rst === http2.constants.NGHTTP2_CANCEL && this.session.destroyed !== false) {
-      return new RpcError(Code.UNAVAILABLE, "grpc: connection lost before the call finished");
-    }
-    if (rst === http2.constants.NGHTTP2_REFUSED_STREAM) {
-      // Never processed: a retry policy may retry it transparently (gRFC A6).
-      return markRpcError(
-        new RpcError(Code.UNAVAILABLE, "grpc: the server refused the stream (REFUSED_STREAM); the call was not processed"),
-        UNPROCESSED,
-      );
-    }
-    return new RpcError(codeFromRst(rst), `grpc: stream reset by the server (code ${rst})`);
+    return streamResetError(this.stream.rstCode, this.session.destroyed);
   }
 
   private settle(err: RpcError | undefined, trailer?: Metadata): void {

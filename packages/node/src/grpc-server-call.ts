@@ -1,6 +1,6 @@
-// One inbound gRPC call on node:http2: header checks, request frames in, response headers,
-// messages and trailers out. createGrpcServer (grpc-server.ts) owns the server and its sessions
-// and hands every new stream to handleStream.
+// One inbound gRPC call on node:http2: request frames in, response headers, messages and
+// trailers out. createGrpcServer (grpc-server.ts) owns the server and its sessions and hands every
+// new stream to handleStream; the request's headers are checked by grpc-request-headers.ts.
 import type * as http2 from "node:http2";
 import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import {
@@ -22,37 +22,33 @@ import {
   markReceivedCompressed,
   messageCompressionHint,
 } from "@petrel/core";
+import { COMPRESS_HEADER } from "@petrel/protocol-native";
 import {
   GRPC_FRAME_HEADER_SIZE,
-  IDENTITY_ENCODING,
   MessageDeframer,
-  grpcContentType,
   headersToMetadata,
   metadataToHeaders,
-  parseGrpcContentType,
-  parseAcceptEncoding,
-  parseGrpcTimeout,
   writeGrpcStatus,
   type Compression,
   type CompressionRegistry,
-  frameMessage,
 } from "@petrel/protocol-grpc";
 import { shouldCompress } from "./grpc-compression.js";
+import { frame } from "./grpc-frame.js";
 import { type InflaterHooks, OrderedInflater } from "./grpc-ordered-inflater.js";
+import {
+  acceptedCompression,
+  checkRequestHeaders,
+  parseRequestContentType,
+  requestTimeoutMs,
+  trailersOnly,
+  type RequestContentType,
+} from "./grpc-request-headers.js";
 import type { GrpcPeerInfo } from "./grpc-tls.js";
 
 /** The longest delay setTimeout honours. */
 const MAX_TIMER_MS = 0x7fff_ffff;
 /** Request messages queued for a streaming handler before we stop reading (HTTP/2 flow control then pushes back). */
 const INPUT_HIGH_WATER = 16;
-
-/**
- * Petrel's per-call response compression switch: a handler that sets this response header
- * (`ctx.responseHeader.set(COMPRESS_HEADER, "gzip")`, or `deflate` / `br` / `identity`) before its first
- * response message has that call's responses compressed with it (if the client accepts it). The
- * header itself is never sent. The client transport honours the same request header.
- */
-export const COMPRESS_HEADER = "x-petrel-compress";
 
 /** Settings shared by every call of one server. */
 export interface ServerConfig {
@@ -88,20 +84,6 @@ function sessionPeer(stream: http2.ServerHttp2Stream, config: ServerConfig): Grp
     session[kPeer] = peer;
   }
   return peer;
-}
-
-/** Ends a stream that never started with a Trailers-Only response. */
-function trailersOnly(
-  stream: http2.ServerHttp2Stream,
-  contentType: string,
-  code: Code,
-  message: string,
-  extra?: Record<string, string>,
-): void {
-  if (stream.destroyed || stream.headersSent) return;
-  const headers: Record<string, string | string[]> = { ":status": "200", "content-type": contentType, ...extra };
-  writeGrpcStatus(code, message, [], headers);
-  stream.respond(headers, { endStream: true });
 }
 
 /** Response headers of a call without response metadata or compression, reused (http2 copies them). */
@@ -143,74 +125,27 @@ function onWantTrailers(this: CallStream): void {
  * other HTTP protocols or answer 415.
  */
 export function handleStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, config: ServerConfig): boolean {
-  const router = config.router;
-  const rawType = headers["content-type"];
-  let codecName: string;
-  let contentType: string;
-  if (rawType === GRPC_PROTO_TYPE) {
-    // The common case, without parsing.
-    codecName = "proto";
-    contentType = GRPC_PROTO_TYPE;
-  } else {
-    const ct = parseGrpcContentType(rawType);
-    if (ct === undefined) return false;
-    codecName = ct.codec;
-    contentType = grpcContentType(codecName);
-  }
+  const ct = parseRequestContentType(headers["content-type"]);
+  if (ct === undefined) return false;
   stream.on("error", ignoreStreamError);
-  serveCall(stream, headers, config, router, codecName, contentType);
+  serveCall(stream, headers, config, ct);
   return true;
 }
 
+/** Starts the call of a stream whose headers pass the checks, unless admission sheds it. */
 function serveCall(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
   config: ServerConfig,
-  router: ServerConfig["router"],
-  codecName: string,
-  contentType: string,
+  ct: RequestContentType,
 ): void {
-  if (headers[":method"] !== "POST") {
-    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: method ${headers[":method"]} not allowed, want POST`);
-    return;
-  }
-  const path = String(headers[":path"] ?? "");
-  const handler = router.lookup(path);
-  if (handler === undefined) {
-    const service = path.split("/")[1] ?? "";
-    trailersOnly(
-      stream,
-      contentType,
-      Code.UNIMPLEMENTED,
-      router.hasService(service) ? `unknown method ${path}` : `unknown service ${service}`,
-    );
-    return;
-  }
-  const codec = router.codecs.get(codecName);
-  if (codec === undefined) {
-    const accepted = router.codecs.names().join(", ");
-    trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported codec "${codecName}"; this server accepts: ${accepted}`);
-    return;
-  }
-  let reqCompression: Compression | undefined;
-  const rawEncoding = headers["grpc-encoding"];
-  if (rawEncoding !== undefined) {
-    const encoding = String(rawEncoding).toLowerCase();
-    if (!config.compressions.supports(encoding)) {
-      // compression.md: a message encoding the server does not support is UNIMPLEMENTED, with the
-      // supported ones listed.
-      trailersOnly(stream, contentType, Code.UNIMPLEMENTED, `grpc: unsupported grpc-encoding "${encoding}"`, {
-        "grpc-accept-encoding": config.compressions.acceptEncoding(),
-      });
-      return;
-    }
-    reqCompression = config.compressions.get(encoding);
-  }
+  const head = checkRequestHeaders(stream, headers, config.router, config.compressions, ct);
+  if (head === undefined) return;
   let permit: AdmissionPermit | undefined;
   if (config.admission !== undefined) {
     permit = config.admission.admit();
     if (permit === undefined) {
-      trailersOnly(stream, contentType, Code.RESOURCE_EXHAUSTED, OVERLOAD_MESSAGE, {
+      trailersOnly(stream, ct.contentType, Code.RESOURCE_EXHAUSTED, OVERLOAD_MESSAGE, {
         "grpc-retry-pushback-ms": String(Math.max(0, Math.round(config.admission.pushbackMs))),
       });
       return;
@@ -219,25 +154,25 @@ function serveCall(
   let timeoutMs: number | undefined;
   let md: Metadata;
   try {
-    const rawTimeout = headers["grpc-timeout"];
-    if (rawTimeout !== undefined) timeoutMs = parseGrpcTimeout(rawTimeout as string);
+    timeoutMs = requestTimeoutMs(headers);
     md = headersToMetadata(headers as Record<string, string | string[] | undefined>);
   } catch (e) {
     const err = RpcError.from(e, Code.INTERNAL);
     permit?.release("ignore");
-    trailersOnly(stream, contentType, err.code, err.rawMessage);
+    trailersOnly(stream, ct.contentType, err.code, err.rawMessage);
     return;
   }
+  const handler = head.handler;
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   const ctx = new ServerContext(handler.service, handler.method, md, deadline, sessionPeer(stream, config));
   const call = new GrpcServerCall(
     stream as CallStream,
     handler,
-    codec,
-    contentType,
+    head.codec,
+    ct.contentType,
     ctx,
     config,
-    reqCompression,
+    head.compression,
     headers["grpc-accept-encoding"],
   );
   call.permit = permit;
@@ -429,10 +364,7 @@ class GrpcServerCall implements InflaterHooks {
     const perCall = h?.getString(COMPRESS_HEADER);
     if (h?.has(COMPRESS_HEADER)) h.delete(COMPRESS_HEADER);
     const name = (perCall ?? this.config.responseCompression(this.handler.method))?.trim().toLowerCase();
-    let c: Compression | undefined;
-    if (name !== undefined && name !== IDENTITY_ENCODING && parseAcceptEncoding(this.acceptHeader).includes(name)) {
-      c = this.config.compressions.get(name);
-    }
+    const c = acceptedCompression(name, this.acceptHeader, this.config.compressions);
     this.resCompression = c === undefined ? IDENTITY_CHOICE : { c };
     return c;
   }
@@ -617,15 +549,9 @@ class GrpcServerCall implements InflaterHooks {
   }
 }
 
-const GRPC_PROTO_TYPE = "application/grpc";
 const RESPOND_WAIT_FOR_TRAILERS: http2.ServerStreamResponseOptions = { waitForTrailers: true };
 /** The response compression choice "identity", shared. */
 const IDENTITY_CHOICE: { c: Compression | undefined } = { c: undefined };
-
-/** One message framed into a pooled Buffer (`Buffer.allocUnsafe`): no zero-fill on the hot path. */
-function frame(bytes: Uint8Array, compressed: boolean): Buffer {
-  return frameMessage(bytes, compressed, Buffer.allocUnsafe);
-}
 
 async function compressFrame(c: Compression, bytes: Uint8Array): Promise<Uint8Array> {
   let out: Uint8Array;

@@ -12,7 +12,7 @@ import { secureServerOptions, tlsPeerInfo, type GrpcServerTlsOptions, type TlsPe
 import { reloadServerTls } from "./tls-options.js";
 import { listenTcp } from "./tcp-channel.js";
 
-export { COMPRESS_HEADER } from "./grpc-server-call.js";
+export { COMPRESS_HEADER } from "@petrel/protocol-native";
 
 /** Options of `createGrpcServer`. */
 export interface GrpcServerOptions {

@@ -14,7 +14,7 @@ import {
   settleFailure,
   type UnarySettle,
 } from "@petrel/core";
-import type { ConnectableTransport } from "@petrel/protocol-native";
+import { COMPRESS_HEADER, type ConnectableTransport } from "@petrel/protocol-native";
 import {
   IDENTITY_ENCODING,
   encodeGrpcTimeout,
@@ -23,17 +23,10 @@ import {
   type Compression,
   type CompressionRegistry,
 } from "@petrel/protocol-grpc";
-import {
-  COMPRESS_HEADER,
-  type CallCount,
-  GrpcClientCall,
-  type LastHeaders,
-  compressOverride,
-  compressRequest,
-  frame,
-  sameFlat,
-} from "./grpc-client-call.js";
+import { type CallCount, GrpcClientCall, compressRequest } from "./grpc-client-call.js";
+import { compressOverride, sameFlat, type LastHeaders } from "./grpc-client-request-headers.js";
 import { createDefaultGrpcCompressions, shouldCompress, validCompressMinBytes } from "./grpc-compression.js";
+import { frame } from "./grpc-frame.js";
 import { KeepalivePinger, TOO_MANY_PINGS, keepaliveMs, publishConnectionEvent } from "./grpc-keepalive.js";
 import { secureConnectOptions, type GrpcClientTlsOptions } from "./grpc-tls.js";
 

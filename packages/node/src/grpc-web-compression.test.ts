@@ -17,7 +17,7 @@ import { createRouter, setMessageCompression } from "@petrel/core";
 import { createCompressionRegistry, frameMessage, type Compression } from "@petrel/protocol-grpc";
 import { EchoRequestSchema, EchoResponseSchema, TestService, createTestServiceImpl } from "@petrel/testing";
 import { brotliCompression, deflateCompression, gzipCompression } from "./grpc-compression.js";
-import { COMPRESS_HEADER } from "./grpc-server-call.js";
+import { COMPRESS_HEADER } from "./grpc-server.js";
 import { createGrpcWebHandler, type GrpcWebHandlerOptions } from "./grpc-web.js";
 
 const compressed: Record<string, number> = {};

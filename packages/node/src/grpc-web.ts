@@ -30,6 +30,7 @@ import {
   parseGrpcTimeout,
   writeGrpcStatus,
 } from "@petrel/protocol-grpc";
+import { COMPRESS_HEADER } from "@petrel/protocol-native";
 import {
   WebCall,
   type WebCallConfig,
@@ -42,7 +43,6 @@ import {
 } from "./connect-http-call.js";
 import { decodeBase64Stream, encodeBase64Chunk } from "./grpc-web-base64.js";
 import { createDefaultGrpcCompressions, shouldCompress, validCompressMinBytes } from "./grpc-compression.js";
-import { COMPRESS_HEADER } from "./grpc-server-call.js";
 import { DEFAULT_MAX_BODY_BYTES, type HttpHandler, type HttpRequest, type HttpResponse } from "./http-handler.js";
 
 /** Options of {@link createGrpcWebHandler}. */
