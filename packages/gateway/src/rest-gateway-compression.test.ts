@@ -1,5 +1,5 @@
 // The REST gateway's content codings: compressed request bodies, negotiated responses, the
-// answers to bombs, corrupt and unknown codings, identity streams, and curl --compressed.
+// answers to bombs, corrupt and unknown codings, streams, and curl --compressed.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -133,14 +133,18 @@ describe("REST gateway: content codings", () => {
     assert.equal((JSON.parse(ok.body.toString()) as { title: string }).title, "Cosmos");
   });
 
-  test("NDJSON and SSE streams stay identity", async () => {
+  test("NDJSON and SSE streams follow Accept-Encoding whatever their size; none asked -> identity", async () => {
     const nd = await send(server, "GET", "/v1/shelves/s1/books:watch?count=40", { "accept-encoding": "gzip, br" });
     assert.equal(nd.status, 200);
-    assert.equal(nd.headers["content-encoding"], undefined);
-    assert.equal(nd.body.toString().trim().split("\n").length, 40);
+    assert.equal(nd.headers["content-encoding"], "br");
+    assert.equal(nd.headers.vary, "Accept-Encoding");
+    assert.equal(text(nd).trim().split("\n").length, 40);
     const sse = await send(server, "GET", "/v1/shelves/s1/books:watch?count=3", { accept: "text/event-stream", "accept-encoding": "gzip" });
-    assert.equal(sse.headers["content-encoding"], undefined);
-    assert.equal(sse.body.toString().split("data: ").length - 1, 3);
+    assert.equal(sse.headers["content-encoding"], "gzip");
+    assert.equal(text(sse).split("data: ").length - 1, 3);
+    const plain = await send(server, "GET", "/v1/shelves/s1/books:watch?count=3");
+    assert.equal(plain.headers["content-encoding"], undefined);
+    assert.equal(plain.body.toString().trim().split("\n").length, 3);
   });
 
   test("the OpenAPI document is compressed too, and HEAD gets the same headers", async () => {

@@ -11,7 +11,6 @@ import {
   type MessageShape,
   type Registry,
 } from "@bufbuild/protobuf";
-import type { ServerResponse } from "node:http";
 import { Code, type Metadata, type PeerInfo, RpcError, toWireError } from "@petrel/core";
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -28,6 +27,7 @@ import {
   requestCodings,
   responseCoding,
 } from "@petrel/node";
+import { createEventWriter, createStreamEncoding, streamCoding, type EventWriter } from "./event-writer.js";
 import { collectRoutes, type Route } from "./http-rules.js";
 import { httpStatusFromCode, statusJson } from "./http-status.js";
 import {
@@ -72,7 +72,9 @@ export type CallInvoker = (call: CallSpec) => Promise<CallResult>;
  * Options shared by `createRestGateway` and `createRestProxy`. Content codings
  * (`compressions`, `compressMinBytes`, `preferredEncodings`): request bodies with
  * `Content-Encoding` are decompressed within `maxBodyBytes`; unary responses and the OpenAPI
- * document are compressed per `Accept-Encoding`; NDJSON/SSE streams stay uncompressed.
+ * document are compressed per `Accept-Encoding` from `compressMinBytes` on; NDJSON/SSE streams
+ * are compressed per `Accept-Encoding` whatever their size (gzip, deflate or br only), flushed
+ * after every record so each reaches the client when it is produced.
  */
 export interface TranscoderOptions extends HttpContentEncodingOptions {
   /**
@@ -138,6 +140,7 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
   const passUnmatched = options.passUnmatched ?? true;
   const onInternal = options.onInternalError ?? (() => {});
   const enc: HttpContentEncoding = createHttpContentEncoding(options);
+  const streamEnc: HttpContentEncoding = createStreamEncoding(enc);
   /** The OpenAPI document compressed per coding, made on first demand. */
   const openapiEncoded = new Map<string, Promise<Uint8Array | undefined>>();
 
@@ -238,8 +241,6 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
         res.end(text);
         return;
       }
-      // Streams stay identity: the registry compresses whole messages, and an event must reach the
-      // client when it is written, which needs a flushing stream compressor.
       await writeStream(route, result, req, res, ac.signal);
     } catch (e) {
       sendError(res, ac.signal.aborted && !(e instanceof RpcError) ? ac.signal.reason : e);
@@ -259,11 +260,18 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
     const sse = String(req.headers.accept ?? "")
       .toLowerCase()
       .includes(SSE_TYPE);
-    const start = (): void => {
-      if (res.headersSent) return;
+    // Headers go out with the first record, so an error before it still gets its HTTP status.
+    let writer: EventWriter | undefined;
+    const start = (): EventWriter => {
+      if (writer !== undefined) return writer;
       const out: Record<string, string | string[]> = { "content-type": sse ? SSE_TYPE : NDJSON_TYPE, "cache-control": "no-cache" };
       metadataToHeaders(result.header(), METADATA_HEADER_PREFIX, out);
+      if (streamEnc.enabled) out.vary = "Accept-Encoding";
+      const coding = streamCoding(streamEnc, req.headers["accept-encoding"]);
+      if (coding !== undefined) out["content-encoding"] = coding.name;
       res.writeHead(200, out);
+      writer = createEventWriter(res, coding?.name);
+      return writer;
     };
     const it = result.message[Symbol.asyncIterator]();
     let finished = false;
@@ -273,20 +281,19 @@ export function createTranscoder(services: readonly DescService[], invoke: CallI
         if (r.done) break;
         const json = JSON.stringify(responseJson(route, r.value));
         if (res.destroyed) return;
-        start();
-        if (!(res as ServerResponse).write(sse ? `data: ${json}\n\n` : `{"result":${json}}\n`)) await drained(res);
+        // Resolves on close too, so a client gone while we wait ends the loop at the next check.
+        await start().write(sse ? `data: ${json}\n\n` : `{"result":${json}}\n`);
       }
       finished = true;
       if (res.destroyed) return;
-      start();
-      res.end();
+      start().end();
     } catch (e) {
       finished = true;
-      if (!res.headersSent) throw e;
+      if (writer === undefined) throw e;
       // Mid-stream: the status line is gone, so the error travels as the final record.
       if (!(e instanceof RpcError)) onInternal(e);
       const status = JSON.stringify(statusJson(toWireError(signal.aborted && !(e instanceof RpcError) ? signal.reason : e), registry));
-      if (!res.destroyed) res.end(sse ? `event: error\ndata: ${status}\n\n` : `{"error":${status}}\n`);
+      writer.end(sse ? `event: error\ndata: ${status}\n\n` : `{"error":${status}}\n`);
     } finally {
       if (!finished) it.return?.()?.catch(() => {});
     }
@@ -370,17 +377,5 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
         reject(e);
       },
     );
-  });
-}
-
-function drained(res: HttpResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
   });
 }
