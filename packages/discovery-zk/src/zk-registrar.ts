@@ -2,7 +2,7 @@
 import type { Endpoint, Registrar, Registration } from "@petrel/discovery";
 import zookeeper, { type Stat } from "node-zookeeper-client";
 import { checkConnect, checkEndpoint, checkName, encodeEndpoint, normalizeRoot, providersPath } from "./zk-endpoint.js";
-import { ZK_NO_NODE, ZK_NODE_EXISTS, ZkSession, zkCode } from "./zk-session.js";
+import { ZK_NO_NODE, ZK_NODE_EXISTS, ZK_SESSION_EXPIRED, ZK_TRANSIENT_CODES, ZkSession, zkCode } from "./zk-session.js";
 
 /** Options of {@link createZkRegistrar}. */
 export interface ZkRegistrarOptions {
@@ -15,7 +15,10 @@ export interface ZkRegistrarOptions {
    * answering. The server clamps it to [2, 20] x its tickTime. Default 10 000 ms.
    */
   sessionTimeoutMs?: number;
-  /** How long `register`/`deregister` wait for ZooKeeper before they reject. Default 30 000 ms. */
+  /**
+   * How long `register`/`deregister` wait for ZooKeeper before they reject. `register` keeps trying
+   * through lost connections and session expiry until then. Default 30 000 ms.
+   */
   requestTimeoutMs?: number;
   /** Upper bound of the random pause between rounds of connection attempts. Default 1 000 ms. */
   spinDelayMs?: number;
@@ -65,13 +68,34 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
       // and a znode left by a previous process with the same instance id must be taken over.
       onConnected: () => {
         for (const e of entries.values()) reensure(e, RETRY_FIRST_MS);
+        wakeAll();
       },
       onDisconnected: () => {},
       onExpired: () => opts.onError(new Error(`zk: session expired (${opts.connect}); registering again`)),
     },
   );
 
-  const call = <T>(fn: Parameters<typeof session.call<T>>[0]) => session.call<T>(fn, opts.requestTimeoutMs);
+  /** One request; it waits `requestTimeoutMs`, or until `deadline` (epoch ms) when given. */
+  const call = <T>(fn: Parameters<typeof session.call<T>>[0], deadline?: number) =>
+    session.call<T>(fn, deadline === undefined ? opts.requestTimeoutMs : Math.max(1, deadline - Date.now()));
+
+  // Pending register() calls waiting before their next attempt: woken early by a (re)connect,
+  // a deregister or close().
+  const sleepers = new Set<() => void>();
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      sleepers.add(wake);
+    });
+  }
+  function wakeAll(): void {
+    for (const wake of [...sleepers]) wake();
+  }
 
   // Re-registrations that failed and wait to be tried again (cleared by close()).
   const retryTimers = new Set<ReturnType<typeof setTimeout>>();
@@ -95,39 +119,73 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
     });
   }
 
-  function ensure(e: Entry): Promise<void> {
-    const run = e.chain.then(() => write(e));
+  function ensure(e: Entry, deadline?: number): Promise<void> {
+    const run = e.chain.then(() => write(e, deadline));
     e.chain = run.catch(() => {});
     return run;
   }
 
-  async function write(e: Entry): Promise<void> {
+  /**
+   * register()'s write. A write cut off by a lost connection or an expired session is only a
+   * delay, not a failure: the registrar re-creates every znode on the next connection or session
+   * anyway (onConnected). So try again, on the next (re)connect or after a backoff, until
+   * `requestTimeoutMs` is spent, and only then reject, naming the path and the last cause. A
+   * refusal by ZooKeeper (ACL, bad data), a deregister or close() ends it at once.
+   */
+  async function ensureUntil(e: Entry, deadline: number): Promise<void> {
+    let delay = RETRY_FIRST_MS;
+    for (;;) {
+      let ok = true;
+      let cause: unknown;
+      try {
+        await ensure(e, deadline);
+      } catch (err) {
+        ok = false;
+        cause = err;
+      }
+      if (closed) throw new Error(`zk: registrar closed while registering ${e.path}`);
+      if (entries.get(e.path) !== e) throw new Error(`zk: ${e.path} was deregistered while register() was pending`);
+      if (ok) return;
+      const code = zkCode(cause);
+      if (code === undefined || !ZK_TRANSIENT_CODES.has(code)) throw cause;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const why = cause instanceof Error ? cause.message : String(cause);
+        throw new Error(`zk: could not register ${e.path} within ${opts.requestTimeoutMs} ms: ${why}`, { cause });
+      }
+      await pause(Math.min(delay, left));
+      delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  async function write(e: Entry, deadline?: number): Promise<void> {
     if (entries.get(e.path) !== e) return; // deregistered meanwhile
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        await call<string>((c, done) => c.create(e.path, e.data, zookeeper.CreateMode.EPHEMERAL, done));
+        await call<string>((c, done) => c.create(e.path, e.data, zookeeper.CreateMode.EPHEMERAL, done), deadline);
         return;
       } catch (err) {
         const code = zkCode(err);
         if (code === ZK_NO_NODE) {
           const parent = e.path.slice(0, e.path.lastIndexOf("/"));
-          await call<string>((c, done) => c.mkdirp(parent, zookeeper.CreateMode.PERSISTENT, done));
+          await call<string>((c, done) => c.mkdirp(parent, zookeeper.CreateMode.PERSISTENT, done), deadline);
           continue;
         }
         if (code !== ZK_NODE_EXISTS) throw err;
       }
-      const found = await call<[Buffer | undefined, Stat] | null>((c, done) =>
-        c.getData(e.path, (err, data, stat) => (zkCode(err) === ZK_NO_NODE ? done(null, null) : done(err, [data, stat]))),
+      const found = await call<[Buffer | undefined, Stat] | null>(
+        (c, done) => c.getData(e.path, (err, data, stat) => (zkCode(err) === ZK_NO_NODE ? done(null, null) : done(err, [data, stat]))),
+        deadline,
       );
       if (!found) continue; // vanished meanwhile
       const [data, stat] = found;
       if (stat.ephemeralOwner.equals(session.sessionId())) {
         // Ours already (a reconnect within the session): write only what changed.
-        if (!data?.equals(e.data)) await call<Stat>((c, done) => c.setData(e.path, e.data, -1, done));
+        if (!data?.equals(e.data)) await call<Stat>((c, done) => c.setData(e.path, e.data, -1, done), deadline);
         return;
       }
       // Owned by another (dead or previous) session of this instance id: replace it.
-      await call<void>((c, done) => c.remove(e.path, stat.version, done)).catch((err) => {
+      await call<void>((c, done) => c.remove(e.path, stat.version, done), deadline).catch((err) => {
         if (zkCode(err) !== ZK_NO_NODE && zkCode(err) !== zookeeper.Exception.BAD_VERSION) throw err;
       });
     }
@@ -136,11 +194,24 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
 
   async function remove(e: Entry): Promise<void> {
     if (entries.get(e.path) === e) entries.delete(e.path);
-    const run = e.chain.then(() =>
-      call<void>((c, done) => c.remove(e.path, -1, done)).catch((err) => {
-        if (zkCode(err) !== ZK_NO_NODE) throw err;
-      }),
-    );
+    wakeAll(); // a register() pending on `e` gives up now
+    const run = e.chain.then(async () => {
+      // Like register(), ride out a lost connection until requestTimeoutMs: a deregister that lost
+      // to it could leave the znode on a session that lives on. An expired session took it along.
+      const deadline = Date.now() + opts.requestTimeoutMs;
+      for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+        try {
+          await call<void>((c, done) => c.remove(e.path, -1, done), deadline);
+          return;
+        } catch (err) {
+          const code = zkCode(err);
+          if (code === ZK_NO_NODE || code === ZK_SESSION_EXPIRED) return;
+          const left = deadline - Date.now();
+          if (closed || code === undefined || !ZK_TRANSIENT_CODES.has(code) || left <= 0) throw err;
+          await pause(Math.min(delay, left));
+        }
+      }
+    });
     e.chain = run.catch(() => {});
     await run;
   }
@@ -160,10 +231,10 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
       }
       const entry = e;
       try {
-        await ensure(entry);
+        await ensureUntil(entry, Date.now() + opts.requestTimeoutMs);
       } catch (err) {
-        // Forget it, and undo a write that may still land.
-        remove(entry).catch(() => {});
+        // Forget it, and undo a write that may still land (unless a deregister or close() did).
+        if (entries.get(entry.path) === entry) remove(entry).catch(() => {});
         throw err;
       }
       const reg: ZkRegistration = {
@@ -189,6 +260,7 @@ export function createZkRegistrar(options: ZkRegistrarOptions): ZkRegistrar {
       entries.clear();
       for (const t of retryTimers) clearTimeout(t);
       retryTimers.clear();
+      wakeAll();
       // Closing the session deletes its ephemeral znodes on the server at once.
       await session.close();
     },

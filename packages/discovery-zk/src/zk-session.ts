@@ -26,6 +26,8 @@ export interface ZkSessionOptions {
 interface ConnectionManagerInternals {
   socket?: { destroy(): void };
   connectTimeoutHandler?: ReturnType<typeof setTimeout> | null;
+  /** sessionTimeout / number of servers: how long one connection attempt may take. */
+  connectTimeout: number;
   connect(): void;
   onSocketConnected(): void;
   setState(state: number): void;
@@ -55,7 +57,9 @@ export class ZkSession {
     });
     this.#client = c;
     this.#fresh = true;
+    const cm = watchHandshake(c);
     c.on("state", (s: zookeeper.State) => {
+      if (s === zookeeper.State.SYNC_CONNECTED && cm.connectTimeoutHandler) clearTimeout(cm.connectTimeoutHandler);
       if (c !== this.#client || this.#closed) return;
       if (s === zookeeper.State.SYNC_CONNECTED) {
         const fresh = this.#fresh;
@@ -64,8 +68,9 @@ export class ZkSession {
       } else if (s === zookeeper.State.DISCONNECTED) {
         this.#events.onDisconnected();
       } else if (s === zookeeper.State.EXPIRED) {
-        // Requests the library queued for the dead session would never be answered.
-        this.#failPending(new Error(`zk: session expired (${this.#opts.connect})`));
+        // Requests the library queued for the dead session would never be answered. The code lets
+        // callers tell this (worth retrying on the new session) from a ZooKeeper refusal.
+        this.#failPending(zkError(`zk: session expired (${this.#opts.connect})`, ZK_SESSION_EXPIRED));
         void shutdownClient(c);
         this.#events.onExpired();
         if (!this.#closed) this.#open();
@@ -102,7 +107,10 @@ export class ZkSession {
       };
       this.#pending.add(fail);
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => fail(new Error(`zk: no answer from ${this.#opts.connect} within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => fail(zkError(`zk: no answer from ${this.#opts.connect} within ${timeoutMs} ms`, zookeeper.Exception.OPERATION_TIMEOUT)),
+          timeoutMs,
+        );
       }
       fn(this.#client, (err, value) => {
         if (!this.#pending.has(fail)) return; // already failed
@@ -124,6 +132,32 @@ export class ZkSession {
     this.#failPending(new Error("zk: session closed"));
     await shutdownClient(this.#client);
   }
+}
+
+/**
+ * node-zookeeper-client times a connection attempt only until the TCP connection opens, and has no
+ * read timeout: a server that accepts the connection but never answers the handshake (one still
+ * starting up after a restart, or a black hole) leaves the client waiting for ever — seen as a
+ * resolver that never reconnected after a ZooKeeper restart. This re-arms the library's own
+ * connect timeout for the handshake; when it fires the socket is destroyed, and the library
+ * counts that as a lost connection and tries the next server (its usual path).
+ */
+function watchHandshake(c: Client): ConnectionManagerInternals {
+  const cm = (c as unknown as { connectionManager: ConnectionManagerInternals }).connectionManager;
+  const onTcpConnected = cm.onSocketConnected;
+  cm.onSocketConnected = function (this: ConnectionManagerInternals) {
+    onTcpConnected.call(this);
+    const socket = this.socket;
+    // In the library's own slot, so its close and error paths and shutdownClient() clear it.
+    const t = setTimeout(() => {
+      if (this.socket === socket && c.getState() !== zookeeper.State.SYNC_CONNECTED) socket?.destroy();
+    }, this.connectTimeout);
+    // The library's next connect() overwrites the slot without clearing it: never hold the
+    // process open for a timer that can no longer matter.
+    t.unref();
+    this.connectTimeoutHandler = t;
+  };
+  return cm;
 }
 
 /**
@@ -160,6 +194,11 @@ function shutdownClient(c: Client): Promise<void> {
   });
 }
 
+/** An Error carrying a ZooKeeper error code, like the library's own errors. */
+function zkError(message: string, code: number): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 /** ZooKeeper error code of a library error, if any. @internal */
 export function zkCode(e: unknown): number | undefined {
   const code = (e as { code?: unknown } | null)?.code;
@@ -170,3 +209,15 @@ export function zkCode(e: unknown): number | undefined {
 export const ZK_NO_NODE = zookeeper.Exception.NO_NODE;
 /** @internal */
 export const ZK_NODE_EXISTS = zookeeper.Exception.NODE_EXISTS;
+/** @internal */
+export const ZK_SESSION_EXPIRED = zookeeper.Exception.SESSION_EXPIRED;
+
+/**
+ * Codes after which the same request can succeed on the next connection or session: the
+ * connection dropped, no answer in time, or the session expired. @internal
+ */
+export const ZK_TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  zookeeper.Exception.CONNECTION_LOSS,
+  zookeeper.Exception.OPERATION_TIMEOUT,
+  zookeeper.Exception.SESSION_EXPIRED,
+]);
