@@ -1,7 +1,7 @@
 // The three messages of the codec benchmark (schemas in bench/proto/codecs.proto): a small flat
 // message, a nested order (sub-messages, repeated items, a string map, packed numbers, bytes) and
 // a large batch of orders. Contents are deterministic so every run measures the same bytes.
-import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { create, type DescMessage } from "@bufbuild/protobuf";
 import { type Batch, BatchSchema, type Order, OrderSchema, type Small, SmallSchema, Status } from "../gen/codecs_pb.js";
 
 /** Message names as they appear in the JSON rows. */
@@ -63,11 +63,6 @@ export function makeBatch(n = BATCH_ORDERS): Batch {
 
 /** The three cases, freshly built. */
 export function messageCases(): MessageCase[] {
-  if (process.env.FLAT === "1") return [
-    { name: "small", schema: SmallSchema, message: fromBinary(SmallSchema, toBinary(SmallSchema, makeSmall())), typeName: "Small" },
-    { name: "order", schema: OrderSchema, message: fromBinary(OrderSchema, toBinary(OrderSchema, makeOrder())), typeName: "Order" },
-    { name: "batch", schema: BatchSchema, message: fromBinary(BatchSchema, toBinary(BatchSchema, makeBatch())), typeName: "Batch" },
-  ];
   return [
     { name: "small", schema: SmallSchema, message: makeSmall(), typeName: "Small" },
     { name: "order", schema: OrderSchema, message: makeOrder(), typeName: "Order" },
