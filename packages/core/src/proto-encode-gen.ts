@@ -63,7 +63,7 @@ import {
   WT_END_GROUP,
   WT_LEN,
   WT_START_GROUP,
-  WT_VARINT,
+  wireTypeOf,
 } from "./proto-scalar.js";
 
 /**
@@ -321,24 +321,6 @@ function keyInt(k) { const n = Number.parseInt(k); return Number.isFinite(n) ? n
 function key64(k) { try { return protoInt64.parse(k); } catch { return bail(); } }
 function keyU64(k) { try { return protoInt64.uParse(k); } catch { return bail(); } }
 `;
-
-function wireTypeOf(scalar: number): number {
-  switch (scalar) {
-    case T_BYTES:
-    case T_STRING:
-      return WT_LEN;
-    case T_DOUBLE:
-    case T_FIXED64:
-    case T_SFIXED64:
-      return WT_BIT64;
-    case T_FIXED32:
-    case T_SFIXED32:
-    case T_FLOAT:
-      return WT_BIT32;
-    default:
-      return WT_VARINT;
-  }
-}
 
 /** The varint bytes of a tag. */
 function tagBytes(no: number, wt: number): number[] {

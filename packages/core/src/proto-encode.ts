@@ -41,12 +41,10 @@ import {
   T_SFIXED64,
   T_SINT32,
   T_SINT64,
-  WT_BIT32,
-  WT_BIT64,
   WT_END_GROUP,
   WT_LEN,
   WT_START_GROUP,
-  WT_VARINT,
+  wireTypeOf,
 } from "./proto-scalar.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: messages are accessed reflectively
@@ -137,24 +135,6 @@ function compilePlan(desc: DescMessage): EncPlan {
     plan.fields.push(f);
   }
   return plan;
-}
-
-function wireTypeOf(scalar: number): number {
-  switch (scalar) {
-    case T_BYTES:
-    case T_STRING:
-      return WT_LEN;
-    case T_DOUBLE:
-    case T_FIXED64:
-    case T_SFIXED64:
-      return WT_BIT64;
-    case T_FIXED32:
-    case T_SFIXED32:
-    case T_FLOAT:
-      return WT_BIT32;
-    default:
-      return WT_VARINT;
-  }
 }
 
 function makeTag(no: number, wt: number): number {

@@ -26,3 +26,22 @@ export const WT_LEN = 2;
 export const WT_START_GROUP = 3;
 export const WT_END_GROUP = 4;
 export const WT_BIT32 = 5;
+
+/** The wire type a scalar of type `scalar` is written with (unpacked). */
+export function wireTypeOf(scalar: number): number {
+  switch (scalar) {
+    case T_BYTES:
+    case T_STRING:
+      return WT_LEN;
+    case T_DOUBLE:
+    case T_FIXED64:
+    case T_SFIXED64:
+      return WT_BIT64;
+    case T_FIXED32:
+    case T_SFIXED32:
+    case T_FLOAT:
+      return WT_BIT32;
+    default:
+      return WT_VARINT;
+  }
+}
