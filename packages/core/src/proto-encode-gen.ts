@@ -244,6 +244,14 @@ function str(s, p, t) {
   if (t >= 0) a[p++] = t;
   // The byte length of ASCII is n (< 128): a one-byte prefix.
   let q = p + 1, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const c0 = s.charCodeAt(i), c1 = s.charCodeAt(i + 1), c2 = s.charCodeAt(i + 2), c3 = s.charCodeAt(i + 3);
+    const c4 = s.charCodeAt(i + 4), c5 = s.charCodeAt(i + 5), c6 = s.charCodeAt(i + 6), c7 = s.charCodeAt(i + 7);
+    if ((c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7) >= 0x80) break;
+    a[q] = c0; a[q + 1] = c1; a[q + 2] = c2; a[q + 3] = c3;
+    a[q + 4] = c4; a[q + 5] = c5; a[q + 6] = c6; a[q + 7] = c7;
+    q += 8;
+  }
   for (; i + 4 <= n; i += 4) {
     const c0 = s.charCodeAt(i), c1 = s.charCodeAt(i + 1), c2 = s.charCodeAt(i + 2), c3 = s.charCodeAt(i + 3);
     if ((c0 | c1 | c2 | c3) >= 0x80) return strTail(s, i, n, p, q);
