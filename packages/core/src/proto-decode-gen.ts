@@ -263,6 +263,28 @@ function ascii(p, e, strict) {
   }
   return latin1Slice !== undefined ? latin1Slice.call(b, p, e) : utf8(p, e, strict);
 }
+// Map keys become property names, which V8 hashes and looks up in its string table at every
+// store of a key it has not seen as a name (~40 ns). Each string-keyed map field keeps its last
+// 8 ASCII keys (up to 32 bytes): a key read again is the string stored last time, which V8
+// turned into the name at that store, so it costs a compare.
+function mkey(p, e, strict, c) {
+  const len = e - p, keys = c.keys;
+  if (len <= 32) {
+    for (let j = 0; j < keys.length; j++) {
+      const k = keys[j];
+      if (k.length !== len) continue;
+      let i = 0;
+      while (i < len && k.charCodeAt(i) === b[p + i]) i++;
+      if (i === len) return k;
+    }
+  }
+  const s = str(p, e, strict);
+  if (len <= 32 && s.length === len) {
+    if (keys.length < 8) keys.push(s);
+    else { keys[c.next] = s; c.next = (c.next + 1) & 7; }
+  }
+  return s;
+}
 function utf8(p, e, strict) {
   return (strict ? utf8Strict : utf8Lenient).decode(b.subarray(p, e));
 }
@@ -555,7 +577,11 @@ function fieldCase(g: Gen, field: DescField): string {
 /** `function eK(rec, p)`: one map entry (see proto-decode.ts readMapEntry). */
 function emitMapEntry(g: Gen, field: DescField & { fieldKind: "map" }, k: number): void {
   const strict = field.utf8Validation;
-  const keyRead = readScalar(field.mapKey, strict, false, "key");
+  let keyRead = readScalar(field.mapKey, strict, false, "key");
+  if (field.mapKey === (T_STRING as number)) {
+    g.fns.push(`const K${k} = { keys: [], next: 0 };`);
+    keyRead = `{ let l; ${RV32("l")} const e = p + l; if (e > n) throw eof(); key = mkey(p, e, ${strict}, K${k}); p = e; }`;
+  }
   const keyZero = literal(g, scalarZeroValue(field.mapKey, false));
   let valRead: string;
   let valZero: string;

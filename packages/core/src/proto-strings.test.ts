@@ -3,7 +3,7 @@
 // - the decoder makes ASCII strings as substrings of latin1 "windows" of the input whose size
 //   adapts to how densely strings fill it (first string of a decode on its own, windows that
 //   grow on dense input and shrink on sparse input, strings longer than a window, non-ASCII
-//   strings in between, state reset between decodes);
+//   strings in between, state reset between decodes), and string map keys from a small cache;
 // - the encoder copies ASCII in groups of eight, then four, then one, and hands the rest of a
 //   string to its UTF-8 path at the first non-ASCII unit.
 import assert from "node:assert/strict";
@@ -93,6 +93,44 @@ describe("generated decoder: strings from latin1 windows", () => {
         for (const bytes of inputs) assertDecodes(bytes);
       }),
       { numRuns: 60, seed: 0x5eed },
+    );
+  });
+
+  it("string map keys: a pool larger than the key cache, repeated, long, non-ASCII, __proto__", () => {
+    const pool = [
+      "channel",
+      "locale",
+      "campaign",
+      "a",
+      "ab",
+      "abc",
+      "",
+      "x".repeat(32),
+      "x".repeat(33),
+      "clé",
+      "naïve",
+      "__proto__",
+      "k0",
+      "k1",
+      "k2",
+      "k3",
+    ];
+    const arbAttrs = fc.dictionary(fc.constantFrom(...pool), fc.string({ maxLength: 8 }), { maxKeys: 10 });
+    fc.assert(
+      fc.property(fc.array(arbAttrs, { minLength: 1, maxLength: 40 }), (attrs) => {
+        const orders = attrs.map((a, i) => {
+          const o = order(i, "t", 0);
+          o.attributes = a;
+          return o;
+        });
+        const bytes = toBinary(BatchSchema, create(BatchSchema, { orders }));
+        assertDecodes(bytes);
+        const got = decoder()(bytes) as Batch;
+        const want = fromBinary(BatchSchema, bytes);
+        for (let i = 0; i < orders.length; i++)
+          assert.deepEqual(Object.keys(got.orders[i].attributes), Object.keys(want.orders[i].attributes));
+      }),
+      { numRuns: 80, seed: 0xca4e },
     );
   });
 
