@@ -119,6 +119,18 @@ const HELPERS = `
 "use strict";
 const { dec64, uDec64, int32VarintBytes, utf8Lenient, utf8Strict, latin1Slice, structToReflect, structToLocal, setOwn, littleEndian } = D;
 const EMPTY = new Uint8Array(0);
+// Lists, map records and oneof values of new messages (see emitNew): copies and objects from
+// constructors, which V8 never pretenures, unlike literals.
+// Empty lists to copy, one per V8 elements kind, so a list starts in the kind its values need.
+const NO_INTS = [];
+const NO_DOUBLES = [0.5]; NO_DOUBLES.pop();
+const NO_VALUES = [{}]; NO_VALUES.pop();
+function MapRecord() {}
+MapRecord.prototype = Object.prototype;
+function OneofUnset() { this.case = undefined; }
+OneofUnset.prototype = Object.prototype;
+function OneofSet(c, v) { this.case = c; this.value = v; }
+OneofSet.prototype = Object.prototype;
 let b = EMPTY, n = 0, np = 0, lo = 0, hi = 0, depth = 0;
 // One-byte int64 / uint64 values: shared BigInts (immutable, so sharing is unobservable).
 const SMALL64 = [];
@@ -417,9 +429,20 @@ function emitNew(g: Gen, desc: DescMessage, i: number): void {
     if (k === "__proto__") throw new Error("unsupported property name");
     const v = template[k];
     let expr: string;
-    if (Array.isArray(v)) expr = "[]";
-    else if (maps.has(k)) expr = "{}";
-    else if (oneofs.has(k)) expr = "{ case: undefined }";
+    // Lists, map records and oneofs are no literals either (see below): with 0.45-0.6 s cells in
+    // bench/src/codecs, the bench Order's map record literal was pretenured in every run and its
+    // list literals in some, batch decode then at half speed. A list is a copy of an empty list
+    // of the V8 elements kind its values need (a copy of a plain [] cost 13 % of batch decode).
+    if (Array.isArray(v)) {
+      const f = desc.fields.find((x) => x.localName === k);
+      const dbl =
+        f?.fieldKind === "list" && f.listKind === "scalar" && (f.scalar === (T_DOUBLE as number) || f.scalar === (T_FLOAT as number));
+      const smi =
+        f?.fieldKind === "list" &&
+        (f.listKind === "enum" || (f.listKind === "scalar" && [T_INT32, T_SINT32, T_SFIXED32].includes(f.scalar as number)));
+      expr = dbl ? "NO_DOUBLES.slice()" : smi ? "NO_INTS.slice()" : "NO_VALUES.slice()";
+    } else if (maps.has(k)) expr = "new MapRecord()";
+    else if (oneofs.has(k)) expr = "new OneofUnset()";
     else expr = literal(g, v);
     parts.push(`${JSON.stringify(k)}: ${expr}`);
   }
@@ -526,14 +549,12 @@ function fieldCase(g: Gen, field: DescField): string {
   switch (field.fieldKind) {
     case "scalar": {
       const read = readScalar(field.scalar, strict, field.longAsString, "v");
-      if (field.oneof) return `{ let v; ${read} m${key(field.oneof.localName)} = { case: ${JSON.stringify(field.localName)}, value: v }; }`;
+      if (field.oneof) return `{ let v; ${read} m${key(field.oneof.localName)} = new OneofSet(${JSON.stringify(field.localName)}, v); }`;
       return `{ let v; ${read} m${name} = v; }`;
     }
     case "enum": {
       const read = `${RV32("v")} v |= 0;`;
-      const store = field.oneof
-        ? `m${key(field.oneof.localName)} = { case: ${JSON.stringify(field.localName)}, value: v };`
-        : `m${name} = v;`;
+      const store = field.oneof ? `m${key(field.oneof.localName)} = new OneofSet(${JSON.stringify(field.localName)}, v);` : `m${name} = v;`;
       if (field.enum.open) return `{ let v; ${read} ${store} }`;
       const set = g.constant(new Set(field.enum.values.map((e) => e.number)));
       return `{ let v; ${read} if (${set}.has(v)) { ${store} } else closed(m, ${field.number}, t & 7, v); }`;
@@ -546,7 +567,7 @@ function fieldCase(g: Gen, field: DescField): string {
       if (field.oneof) {
         const o = key(field.oneof.localName);
         const nm = JSON.stringify(field.localName);
-        return `{ const o = m${o}; const c = ${newChild(mapper, i, `(o.case === ${nm} ? o.value : undefined)`)}; ${read} m${o} = { case: ${nm}, value: ${toLocal(mapper, "c")} }; }`;
+        return `{ const o = m${o}; const c = ${newChild(mapper, i, `(o.case === ${nm} ? o.value : undefined)`)}; ${read} m${o} = new OneofSet(${nm}, ${toLocal(mapper, "c")}); }`;
       }
       return `{ const c = ${newChild(mapper, i, `m${name}`)}; ${read} m${name} = ${toLocal(mapper, "c")}; }`;
     }

@@ -12,6 +12,7 @@ import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { type Batch, BatchSchema, LineItemSchema, type Order, OrderSchema } from "../../../bench/src/gen/codecs_pb.js";
 import { makeBatch, makeOrder } from "../../../bench/src/codecs/messages.js";
+import { KitchenSchema } from "./codec-protobuf-fast.fixtures.js";
 import { compileDecoder } from "./proto-decode-gen.js";
 import { compileEncoder } from "./proto-encode-gen.js";
 
@@ -140,6 +141,38 @@ describe("generated decoder: strings from latin1 windows", () => {
     const want = stringsOf(fromBinary(BatchSchema, bytes));
     bytes.fill(0x41);
     assert.deepEqual(stringsOf(got), want);
+  });
+});
+
+describe("generated decoder: containers", () => {
+  it("lists, map records and oneofs are fresh plain values in every decoded message", () => {
+    const full = toBinary(OrderSchema, makeOrder(3));
+    const empty = toBinary(OrderSchema, create(OrderSchema, { id: "x" }));
+    const dec = compileDecoder(OrderSchema);
+    assert.ok(dec);
+    for (const bytes of [full, empty]) {
+      const a = dec(bytes) as Order;
+      const b = dec(bytes) as Order;
+      for (const m of [a, b]) {
+        for (const list of [m.items, m.couponCodes]) assert.equal(Object.getPrototypeOf(list), Array.prototype);
+        assert.equal(Object.getPrototypeOf(m.attributes), Object.prototype);
+      }
+      // Nothing is shared between two decodes, nor with the empty lists they start from.
+      a.couponCodes.push(1.5, -7);
+      a.items.push(create(LineItemSchema, { sku: "new" }));
+      a.attributes.extra = "1";
+      assert.ok(equals(OrderSchema, b, fromBinary(OrderSchema, bytes)));
+      assert.ok(equals(OrderSchema, dec(bytes) as Order, fromBinary(OrderSchema, bytes)));
+      assert.deepEqual(a.couponCodes.slice(-2), [1.5, -7]);
+    }
+    const kitchen = compileDecoder(KitchenSchema);
+    assert.ok(kitchen);
+    const set = kitchen(toBinary(KitchenSchema, create(KitchenSchema, { choice: { case: "cString", value: "v" } })));
+    assert.deepEqual(Object.keys(set.choice), ["case", "value"]);
+    assert.equal(Object.getPrototypeOf(set.choice), Object.prototype);
+    const unset = kitchen(new Uint8Array(0));
+    assert.deepEqual(Object.keys(unset.choice), ["case"]);
+    assert.ok(equals(KitchenSchema, unset, create(KitchenSchema)));
   });
 });
 
