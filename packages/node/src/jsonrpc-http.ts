@@ -112,9 +112,9 @@ async function serve(
     }
   }
   const cancellation = new CancellationSource();
-  const onClose = () => {
-    if (!res.writableFinished) cancellation.cancel();
-  };
+  // Bound, not a closure: under tsx (esbuild keepNames) a named closure per request costs an
+  // Object.defineProperty of its name.
+  const onClose = cancelUnlessFinished.bind(undefined, res, cancellation);
   res.once("close", onClose);
   try {
     const out = await dispatcher.handle(body, {
@@ -154,6 +154,11 @@ async function serve(
   } finally {
     res.off("close", onClose);
   }
+}
+
+/** A response closed before it was finished: the client went away, its handlers are cancelled. */
+function cancelUnlessFinished(res: HttpResponse, cancellation: CancellationSource): void {
+  if (!res.writableFinished) cancellation.cancel();
 }
 
 function sendJson(res: HttpResponse, status: number, body: object, extra: Record<string, string> = {}): void {
