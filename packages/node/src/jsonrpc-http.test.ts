@@ -4,7 +4,7 @@ import { connect as h2connect, createServer as createH2Server, type Http2Server 
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Code, createClient, createRouter, RpcError } from "@petrel/core";
-import { createTestServiceImpl, TestService } from "@petrel/testing";
+import { createTestServiceImpl, eventually, TestService } from "@petrel/testing";
 import { chainHttpHandlers } from "./http-handler.js";
 import { createJsonRpcHttpHandler } from "./jsonrpc-http.js";
 import { createJsonRpcTransport } from "./jsonrpc-transport.js";
@@ -84,6 +84,45 @@ describe("JSON-RPC over HTTP/1.1", () => {
     }
     const huge = JSON.stringify(Array.from({ length: 1001 }, (_, i) => ({ jsonrpc: "2.0", method: "TestService.Echo", id: i })));
     assert.equal(JSON.parse((await post(port, "/", huge)).body).error.code, -32600);
+  });
+
+  it("cancels the handler when the client goes away before the answer", async () => {
+    // Its own server, whose interceptor says when the handler has started.
+    const local = { cancelled: [] as string[], lastHeaders: {} as Record<string, string> };
+    let started!: () => void;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    const router = createRouter({
+      interceptors: [
+        (next) => (req) => {
+          started();
+          return next(req);
+        },
+      ],
+    }).service(TestService, createTestServiceImpl(local));
+    const srv = createServer(chainHttpHandlers([createJsonRpcHttpHandler(router)]));
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    try {
+      const body = JSON.stringify({ jsonrpc: "2.0", method: "TestService.Sleep", params: { sleepMs: 60_000 }, id: 1 });
+      const req = request({
+        host: "127.0.0.1",
+        port: (srv.address() as AddressInfo).port,
+        path: "/jsonrpc",
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json" },
+      });
+      req.on("error", () => {});
+      req.end(body);
+      await running;
+      req.destroy();
+      await eventually(() => local.cancelled.length > 0, 10_000, "handler cancelled after the client went away");
+      assert.deepEqual(local.cancelled, ["Sleep"]);
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
   });
 
   it("gives a typed client with pooling, deadlines and exact errors", async () => {

@@ -111,10 +111,8 @@ async function serve(
       return;
     }
   }
-  const cancellation = new CancellationSource();
-  // Bound, not a closure: under tsx (esbuild keepNames) a named closure per request costs an
-  // Object.defineProperty of its name.
-  const onClose = cancelUnlessFinished.bind(undefined, res, cancellation);
+  const cancellation = new ResponseCancellation(res);
+  const onClose = cancellation.onClose;
   res.once("close", onClose);
   try {
     const out = await dispatcher.handle(body, {
@@ -156,9 +154,22 @@ async function serve(
   }
 }
 
-/** A response closed before it was finished: the client went away, its handlers are cancelled. */
-function cancelUnlessFinished(res: HttpResponse, cancellation: CancellationSource): void {
-  if (!res.writableFinished) cancellation.cancel();
+/**
+ * Cancels a request's handlers when its response closes unfinished (the client went away). A
+ * bound method rather than a closure per request: under tsx (esbuild keepNames, how Petrel's
+ * entry points run) a named closure costs an Object.defineProperty of its name, and binding a
+ * function whose name was so defined takes V8's slow path (~300 ns); a method's bind does not.
+ */
+class ResponseCancellation extends CancellationSource {
+  readonly onClose = this.closed.bind(this);
+
+  constructor(private readonly res: HttpResponse) {
+    super();
+  }
+
+  private closed(): void {
+    if (!this.res.writableFinished) this.cancel();
+  }
 }
 
 function sendJson(res: HttpResponse, status: number, body: object, extra: Record<string, string> = {}): void {
