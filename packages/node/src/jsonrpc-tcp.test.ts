@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
+import { type AddressInfo, connect, createServer as createNetServer, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Code, createClient, createRouter, RpcError } from "@petrel/core";
 import { createTestServiceImpl, TestService } from "@petrel/testing";
@@ -147,6 +147,40 @@ describe("JSON-RPC over raw TCP", () => {
       }
     } finally {
       await transport.close();
+    }
+  });
+
+  it("a client call ends CANCELLED when its signal aborts, and the connection keeps serving", async () => {
+    const transport = createJsonRpcTransport({ protocol: "tcp", port, connections: 1 });
+    try {
+      const client = createClient(TestService, transport);
+      const ac = new AbortController();
+      const pending = client.sleep({ sleepMs: 60_000 }, { signal: ac.signal });
+      ac.abort();
+      await assert.rejects(pending, (e: unknown) => e instanceof RpcError && e.code === Code.CANCELLED);
+      assert.equal((await client.echo({ text: "after" })).text, "after");
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it("an id-less error reply (a peer's parse error) fails the calls waiting on that connection", async () => {
+    // A peer that answers every line with a JSON-RPC parse error, id null, as a server does
+    // for input it could not parse.
+    const peer = createNetServer((sock) => {
+      sock.on("data", () => sock.write('{"jsonrpc":"2.0","error":{"code":-32700,"message":"parse error: bad"},"id":null}\n'));
+      sock.on("error", () => {});
+    });
+    await new Promise<void>((r) => peer.listen(0, "127.0.0.1", r));
+    const transport = createJsonRpcTransport({ protocol: "tcp", port: (peer.address() as AddressInfo).port });
+    try {
+      await assert.rejects(
+        createClient(TestService, transport).echo({ text: "x" }, { timeoutMs: 30_000 }),
+        (e: unknown) => e instanceof RpcError && e.code !== Code.DEADLINE_EXCEEDED && /parse error/.test(e.rawMessage),
+      );
+    } finally {
+      await transport.close();
+      await new Promise((r) => peer.close(r));
     }
   });
 

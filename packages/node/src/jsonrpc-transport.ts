@@ -198,28 +198,56 @@ function guard<T>(
   return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) return reject(failureOf(signal));
     if (deadline !== undefined && deadline <= Date.now()) return reject(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
-    let done = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => finish(failureOf(signal));
-    const finish = (err: RpcError | undefined, v?: T) => {
-      if (done) return;
-      done = true;
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      if (err !== undefined) {
-        cancel();
-        reject(err);
-      } else resolve(v as T);
-    };
-    const cancel = start(finish);
+    new Guard<T>(resolve, reject, signal).run(start, deadline);
+  });
+}
+
+function noop(): void {}
+
+/**
+ * One guard() call. A class with bound methods rather than closures: code that runs per call
+ * makes no named closures (tsx's keepNames defines each one's name; docs/ARCHITECTURE.md).
+ */
+class Guard<T> {
+  private done = false;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private cancel: () => void = noop;
+  private readonly settle = this.finish.bind(this);
+  private readonly onAbort = this.abort.bind(this);
+
+  constructor(
+    private readonly resolve: (v: T) => void,
+    private readonly reject: (e: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  run(start: (settle: (err: RpcError | undefined, v?: T) => void) => () => void, deadline: number | undefined): void {
+    this.cancel = start(this.settle);
+    // Settled while starting (e.g. nothing to wait for): no timer, no listener left behind.
+    if (this.done) return;
     if (deadline !== undefined) {
-      timer = setTimeout(
-        () => finish(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")),
+      this.timer = setTimeout(
+        () => this.finish(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")),
         Math.min(deadline - Date.now(), 0x7fff_ffff),
       );
     }
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+    this.signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  private abort(): void {
+    this.finish(failureOf(this.signal));
+  }
+
+  private finish(err: RpcError | undefined, v?: T): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.signal?.removeEventListener("abort", this.onAbort);
+    if (err !== undefined) {
+      this.cancel();
+      this.reject(err);
+    } else this.resolve(v as T);
+  }
 }
 
 /**
@@ -393,6 +421,57 @@ interface TcpConn {
   failers: Set<(err: RpcError) => void>;
 }
 
+/** One call (a request or a batch) on a TCP connection: its replies by id, until all came. */
+class TcpCall {
+  private left: number;
+  private readonly replies: Replies = { byId: new Map(), orphanError: undefined };
+  /** Bound methods, registered with the connection (and removed by identity). */
+  readonly cleanup = this.release.bind(this);
+  private readonly done = this.finish.bind(this);
+  private readonly onReply = this.reply.bind(this);
+  private readonly onOrphan = this.orphan.bind(this);
+
+  constructor(
+    private readonly conn: TcpConn,
+    private readonly ids: number[],
+    private readonly settle: (err: RpcError | undefined, v?: Replies) => void,
+  ) {
+    this.left = ids.length;
+  }
+
+  start(body: string): void {
+    const conn = this.conn;
+    for (const id of this.ids) conn.pending.set(id, this.onReply);
+    conn.failers.add(this.done);
+    conn.orphans.add(this.onOrphan);
+    conn.socket.write(`${body}\n`);
+    if (this.ids.length === 0) this.finish(undefined, this.replies);
+  }
+
+  private release(): void {
+    for (const id of this.ids) this.conn.pending.delete(id);
+    this.conn.failers.delete(this.done);
+    this.conn.orphans.delete(this.onOrphan);
+  }
+
+  private finish(err: RpcError | undefined, v?: Replies): void {
+    this.release();
+    this.settle(err, v);
+  }
+
+  private reply(r: unknown): void {
+    const id = responseId(r);
+    if (this.replies.byId.has(id)) return;
+    this.replies.byId.set(id, r);
+    if (--this.left === 0) this.finish(undefined, this.replies);
+  }
+
+  /** An id-less error (e.g. a parse error) cannot be matched; the server closes after one. */
+  private orphan(err: unknown): void {
+    this.finish(rpcErrorOf(err));
+  }
+}
+
 function tcpExchange(options: JsonRpcTransportOptions, maxResponse: number): Exchange {
   if (options.port === undefined) throw new TypeError("createJsonRpcTransport: protocol tcp needs port");
   const host = options.host ?? "127.0.0.1";
@@ -465,32 +544,9 @@ function tcpExchange(options: JsonRpcTransportOptions, maxResponse: number): Exc
   return {
     send(body, ids, deadline, signal) {
       return guard<Replies>(deadline, signal, (settle) => {
-        const conn = pick();
-        const replies: Replies = { byId: new Map(), orphanError: undefined };
-        let left = ids.length;
-        const cleanup = () => {
-          for (const id of ids) conn.pending.delete(id);
-          conn.failers.delete(done);
-          conn.orphans.delete(onOrphan);
-        };
-        const done = (err: RpcError | undefined, v?: Replies) => {
-          cleanup();
-          settle(err, v);
-        };
-        const onReply = (r: unknown) => {
-          const id = responseId(r);
-          if (replies.byId.has(id)) return;
-          replies.byId.set(id, r);
-          if (--left === 0) done(undefined, replies);
-        };
-        // An id-less error (e.g. a parse error) cannot be matched; the server closes after one.
-        const onOrphan = (err: unknown) => done(rpcErrorOf(err));
-        for (const id of ids) conn.pending.set(id, onReply);
-        conn.failers.add(done);
-        conn.orphans.add(onOrphan);
-        conn.socket.write(`${body}\n`);
-        if (ids.length === 0) done(undefined, replies);
-        return cleanup;
+        const call = new TcpCall(pick(), ids, settle);
+        call.start(body);
+        return call.cleanup;
       });
     },
     async close() {
