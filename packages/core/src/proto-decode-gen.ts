@@ -119,9 +119,9 @@ const HELPERS = `
 "use strict";
 const { dec64, uDec64, int32VarintBytes, utf8Lenient, utf8Strict, latin1Slice, structToReflect, structToLocal, setOwn, littleEndian } = D;
 const EMPTY = new Uint8Array(0);
-// Lists, map records and oneof values of new messages (see emitNew): copies and objects from
-// constructors, which V8 never pretenures, unlike literals.
-// Empty lists to copy, one per V8 elements kind, so a list starts in the kind its values need.
+// Lists, map records and oneof values of new messages (see emitNew): copies of an empty list of
+// the V8 elements kind their values need, and objects from constructors - never pretenured,
+// unlike literals.
 const NO_INTS = [];
 const NO_DOUBLES = [0.5]; NO_DOUBLES.pop();
 const NO_VALUES = [{}]; NO_VALUES.pop();
@@ -433,15 +433,8 @@ function emitNew(g: Gen, desc: DescMessage, i: number): void {
     // bench/src/codecs, the bench Order's map record literal was pretenured in every run and its
     // list literals in some, batch decode then at half speed. A list is a copy of an empty list
     // of the V8 elements kind its values need (a copy of a plain [] cost 13 % of batch decode).
-    if (Array.isArray(v)) {
-      const f = desc.fields.find((x) => x.localName === k);
-      const dbl =
-        f?.fieldKind === "list" && f.listKind === "scalar" && (f.scalar === (T_DOUBLE as number) || f.scalar === (T_FLOAT as number));
-      const smi =
-        f?.fieldKind === "list" &&
-        (f.listKind === "enum" || (f.listKind === "scalar" && [T_INT32, T_SINT32, T_SFIXED32].includes(f.scalar as number)));
-      expr = dbl ? "NO_DOUBLES.slice()" : smi ? "NO_INTS.slice()" : "NO_VALUES.slice()";
-    } else if (maps.has(k)) expr = "new MapRecord()";
+    if (Array.isArray(v)) expr = `${emptyListOf(desc.fields.find((f) => f.localName === k))}.slice()`;
+    else if (maps.has(k)) expr = "new MapRecord()";
     else if (oneofs.has(k)) expr = "new OneofUnset()";
     else expr = literal(g, v);
     parts.push(`${JSON.stringify(k)}: ${expr}`);
@@ -467,6 +460,16 @@ function emitNew(g: Gen, desc: DescMessage, i: number): void {
     });
     g.fns.push(`function n${i}() { const m = Object.create(${g.constant(proto)}); ${sets.join(" ")} return m; }`);
   }
+}
+
+/** The empty list (in HELPERS) whose V8 elements kind fits the values of list field `f`. */
+function emptyListOf(f: DescField | undefined): string {
+  if (f?.fieldKind !== "list") return "NO_VALUES";
+  if (f.listKind === "enum") return "NO_INTS";
+  if (f.listKind !== "scalar") return "NO_VALUES";
+  const t = f.scalar as number;
+  if (t === T_DOUBLE || t === T_FLOAT) return "NO_DOUBLES";
+  return t === T_INT32 || t === T_SINT32 || t === T_SFIXED32 ? "NO_INTS" : "NO_VALUES";
 }
 
 /** Code reading a varint32 into `v` (declared by the caller) at `p`. */
